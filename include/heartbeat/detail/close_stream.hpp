@@ -1,0 +1,59 @@
+// Closing any stream: a socket's close(), or the lowest layer of a layered stream such as
+// ssl::stream. Closing (not shutting down) is what cancels every pending operation at once.
+#ifndef HEARTBEAT_DETAIL_CLOSE_STREAM_HPP
+#define HEARTBEAT_DETAIL_CLOSE_STREAM_HPP
+
+#include <heartbeat/detail/config.hpp>
+
+#include <type_traits>
+#include <utility>
+
+namespace heartbeat::detail {
+
+template <class T, class = void>
+struct has_close_ec : std::false_type {};
+template <class T>
+struct has_close_ec<T, std::void_t<decltype(std::declval<T&>().close(std::declval<error_code&>()))>>
+    : std::true_type {};
+
+template <class T, class = void>
+struct has_close : std::false_type {};
+template <class T>
+struct has_close<T, std::void_t<decltype(std::declval<T&>().close())>> : std::true_type {};
+
+template <class T, class = void>
+struct has_lowest_layer : std::false_type {};
+template <class T>
+struct has_lowest_layer<T, std::void_t<decltype(std::declval<T&>().lowest_layer())>>
+    : std::true_type {};
+
+template <class T, class = void>
+struct has_next_layer : std::false_type {};
+template <class T>
+struct has_next_layer<T, std::void_t<decltype(std::declval<T&>().next_layer())>> : std::true_type {
+};
+
+template <class Stream>
+void close_stream(Stream& stream) noexcept {
+    if constexpr (has_close_ec<Stream>::value) {
+        error_code ignored;
+        stream.close(ignored);
+    } else if constexpr (has_lowest_layer<Stream>::value) {
+        close_stream(stream.lowest_layer());
+    } else if constexpr (has_next_layer<Stream>::value) {
+        close_stream(stream.next_layer());
+    } else if constexpr (has_close<Stream>::value) {
+        try {
+            stream.close();
+        } catch (...) {
+        }
+    } else {
+        static_assert(has_close<Stream>::value,
+                      "heartbeat_session needs a stream with close(error_code&), close(), "
+                      "lowest_layer() or next_layer()");
+    }
+}
+
+} // namespace heartbeat::detail
+
+#endif

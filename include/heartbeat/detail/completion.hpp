@@ -1,0 +1,187 @@
+// A type-erased, intrusively linked completion handler: what a queued async_send or a waiting
+// async_receive leaves behind. Allocated once per operation with the handler's associated
+// allocator (Asio's per-thread recycling allocator by default, so the steady state does not hit
+// malloc); holds outstanding work on the handler's executor while pending; completes by posting
+// the handler to that executor, never inline.
+#ifndef HEARTBEAT_DETAIL_COMPLETION_HPP
+#define HEARTBEAT_DETAIL_COMPLETION_HPP
+
+#include <heartbeat/detail/config.hpp>
+
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/cancellation_type.hpp>
+#include <asio/execution/outstanding_work.hpp>
+#include <asio/post.hpp>
+#include <asio/prefer.hpp>
+#include <asio/recycling_allocator.hpp>
+
+#include <memory>
+#include <tuple>
+#include <utility>
+
+namespace heartbeat::detail {
+
+/// `Data` is what the operation keeps beside its handler (a send keeps its payload).
+template <class Data, class... Args>
+class completion {
+public:
+    using cancel_fn = void (*)(void* context, completion* node, net::cancellation_type type);
+
+    Data data{};
+    completion* next = nullptr;
+    completion* prev = nullptr;
+
+    /// Posts the handler with `args` and frees this node.
+    void complete(Args... args) { vtable_->complete(this, std::move(args)...); }
+    /// Frees this node without running the handler (its work is released).
+    void destroy() { vtable_->destroy(this); }
+    /// Makes cancellation through the handler's slot call `fn(context, this, type)`, until the
+    /// node completes. Does nothing when the handler has no connected slot.
+    void on_cancel(cancel_fn fn, void* context) { vtable_->on_cancel(this, fn, context); }
+
+protected:
+    struct vtable_type {
+        void (*complete)(completion*, Args...);
+        void (*destroy)(completion*);
+        void (*on_cancel)(completion*, cancel_fn, void*);
+    };
+    explicit completion(const vtable_type* vt) noexcept
+        : vtable_(vt) {}
+    ~completion() = default;
+
+private:
+    const vtable_type* vtable_;
+};
+
+template <class Handler, class IoExecutor, class Data, class... Args>
+class completion_impl final : public completion<Data, Args...> {
+    using base = completion<Data, Args...>;
+    using slot_type = net::associated_cancellation_slot_t<Handler>;
+    using handler_executor = typename net::associated_executor<Handler, IoExecutor>::type;
+    using work_executor = std::decay_t<decltype(net::prefer(
+        std::declval<handler_executor>(), net::execution::outstanding_work.tracked))>;
+    using allocator_type =
+        typename net::associated_allocator<Handler, net::recycling_allocator<void>>::type;
+    using node_allocator =
+        typename std::allocator_traits<allocator_type>::template rebind_alloc<completion_impl>;
+
+public:
+    template <class H>
+    completion_impl(H&& handler, const IoExecutor& io_ex)
+        : base(&vtable_instance)
+        , work_(net::prefer(net::get_associated_executor(handler, io_ex),
+                            net::execution::outstanding_work.tracked))
+        , handler_(std::forward<H>(handler))
+        , slot_(net::get_associated_cancellation_slot(handler_)) {}
+
+    template <class H>
+    static completion_impl* create(H&& handler, const IoExecutor& io_ex) {
+        node_allocator alloc(
+            net::get_associated_allocator(handler, net::recycling_allocator<void>()));
+        completion_impl* p = std::allocator_traits<node_allocator>::allocate(alloc, 1);
+        try {
+            std::allocator_traits<node_allocator>::construct(alloc, p, std::forward<H>(handler),
+                                                             io_ex);
+        } catch (...) {
+            std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
+            throw;
+        }
+        return p;
+    }
+
+private:
+    struct cancel_handler {
+        typename base::cancel_fn fn;
+        void* context;
+        base* node;
+        void operator()(net::cancellation_type type) const { fn(context, node, type); }
+    };
+
+    static void do_on_cancel(base* b, typename base::cancel_fn fn, void* context) {
+        auto* self = static_cast<completion_impl*>(b);
+        if (self->slot_.is_connected())
+            self->slot_.template emplace<cancel_handler>(cancel_handler{fn, context, b});
+    }
+
+    static void do_complete(base* b, Args... args) {
+        auto* self = static_cast<completion_impl*>(b);
+        // Move everything out and free the node first, so the handler may start another
+        // operation that reuses this memory.
+        work_executor ex(std::move(self->work_));
+        Handler handler(std::move(self->handler_));
+        free(self, net::get_associated_allocator(handler, net::recycling_allocator<void>()));
+        net::post(ex, [handler = std::move(handler),
+                       args = std::make_tuple(std::move(args)...)]() mutable {
+            std::apply(std::move(handler), std::move(args));
+        });
+    }
+
+    static void do_destroy(base* b) {
+        auto* self = static_cast<completion_impl*>(b);
+        free(self, net::get_associated_allocator(self->handler_, net::recycling_allocator<void>()));
+    }
+
+    static void free(completion_impl* p, const allocator_type& handler_alloc) {
+        if (p->slot_.is_connected())
+            p->slot_.clear();
+        node_allocator alloc(handler_alloc);
+        std::allocator_traits<node_allocator>::destroy(alloc, p);
+        std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
+    }
+
+    static constexpr
+        typename base::vtable_type vtable_instance{&do_complete, &do_destroy, &do_on_cancel};
+
+    work_executor work_;
+    Handler handler_;
+    slot_type slot_;
+};
+
+/// An intrusive FIFO of completions; it owns none of them.
+template <class Node>
+class completion_list {
+public:
+    using node = Node;
+
+    bool empty() const noexcept { return head_ == nullptr; }
+    node* front() const noexcept { return head_; }
+
+    void push_back(node* n) noexcept {
+        n->next = nullptr;
+        n->prev = tail_;
+        if (tail_)
+            tail_->next = n;
+        else
+            head_ = n;
+        tail_ = n;
+    }
+
+    void erase(node* n) noexcept {
+        if (n->prev)
+            n->prev->next = n->next;
+        else
+            head_ = n->next;
+        if (n->next)
+            n->next->prev = n->prev;
+        else
+            tail_ = n->prev;
+        n->next = n->prev = nullptr;
+    }
+
+    node* pop_front() noexcept {
+        node* n = head_;
+        if (n)
+            erase(n);
+        return n;
+    }
+
+private:
+    node* head_ = nullptr;
+    node* tail_ = nullptr;
+};
+
+} // namespace heartbeat::detail
+
+#endif

@@ -1,0 +1,76 @@
+// The read buffer: starts small, grows on demand up to one maximal frame, and gives the memory
+// back once a large frame has been consumed, so an idle session holds little.
+#ifndef HEARTBEAT_DETAIL_FRAME_BUFFER_HPP
+#define HEARTBEAT_DETAIL_FRAME_BUFFER_HPP
+
+#include <heartbeat/detail/config.hpp>
+
+#include <asio/buffer.hpp>
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+namespace heartbeat::detail {
+
+class frame_buffer {
+public:
+    static constexpr std::size_t initial_capacity = 512;
+
+    const char* data() const noexcept { return storage_.get() + begin_; }
+    std::size_t size() const noexcept { return end_ - begin_; }
+    std::size_t capacity() const noexcept { return capacity_; }
+
+    /// Free space to read into; `limit` bounds the whole buffer (one maximal frame).
+    net::mutable_buffer prepare(std::size_t limit) {
+        if (begin_ > 0 && capacity_ - end_ < capacity_ / 2) {
+            std::memmove(storage_.get(), storage_.get() + begin_, size());
+            end_ -= begin_;
+            begin_ = 0;
+        }
+        if (end_ == capacity_ && capacity_ < limit)
+            reallocate(capacity_ == 0          ? initial_capacity
+                       : capacity_ * 2 < limit ? capacity_ * 2
+                                               : limit);
+        return net::buffer(storage_.get() + end_, capacity_ - end_);
+    }
+
+    void commit(std::size_t n) noexcept { end_ += n; }
+
+    void consume(std::size_t n) noexcept {
+        begin_ += n;
+        if (begin_ == end_) {
+            begin_ = end_ = 0;
+            // A large frame is gone: return to the small footprint of an idle session.
+            if (capacity_ > initial_capacity)
+                release();
+        }
+    }
+
+    void release() noexcept {
+        if (size() == 0) {
+            storage_.reset();
+            capacity_ = begin_ = end_ = 0;
+        }
+    }
+
+private:
+    void reallocate(std::size_t capacity) {
+        std::unique_ptr<char[]> next(new char[capacity]);
+        if (size() > 0)
+            std::memcpy(next.get(), data(), size());
+        end_ = size();
+        begin_ = 0;
+        storage_ = std::move(next);
+        capacity_ = capacity;
+    }
+
+    std::unique_ptr<char[]> storage_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+} // namespace heartbeat::detail
+
+#endif

@@ -1,0 +1,220 @@
+// The shared state behind a heartbeat_session: the stream, the one timer, the read buffer, the
+// write queue and the waiting operations. The session handle owns it; while any internal
+// operation (read, write, timer wait) is pending, the state also owns itself, so destroying the
+// handle cancels everything and the last completing operation frees it.
+//
+// Everything here runs on the stream's executor (use a strand for multi-threaded contexts);
+// only close() may be called from elsewhere, and it posts. The member functions of each
+// operation live in impl/, one file per operation.
+#ifndef HEARTBEAT_DETAIL_SESSION_STATE_HPP
+#define HEARTBEAT_DETAIL_SESSION_STATE_HPP
+
+#include <heartbeat/detail/close_stream.hpp>
+#include <heartbeat/detail/completion.hpp>
+#include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/frame_buffer.hpp>
+#include <heartbeat/detail/jitter.hpp>
+#include <heartbeat/error.hpp>
+#include <heartbeat/framing.hpp>
+#include <heartbeat/options.hpp>
+#include <heartbeat/statistics.hpp>
+
+#include <asio/buffer.hpp>
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace heartbeat::detail {
+
+struct no_data {};
+
+/// What a queued async_send keeps: its payload and the framing bytes around it.
+template <class Framing>
+struct send_data {
+    std::string payload;
+    std::array<char, Framing::max_header_size + 1> header;
+    std::array<char, Framing::max_trailer_size + 1> trailer;
+    std::uint8_t header_size = 0;
+    std::uint8_t trailer_size = 0;
+    bool writing = false; // part of the write in flight: too late to cancel
+    std::size_t cost() const noexcept { return payload.size() + header_size + trailer_size + 64; }
+};
+
+/// A ConstBufferSequence over part of an array, without copying it.
+struct buffer_range {
+    const net::const_buffer* first;
+    const net::const_buffer* last;
+    const net::const_buffer* begin() const noexcept { return first; }
+    const net::const_buffer* end() const noexcept { return last; }
+};
+
+template <class Stream, class Framing>
+class session_state : public std::enable_shared_from_this<session_state<Stream, Framing>> {
+public:
+    using executor_type = typename Stream::executor_type;
+    using clock = std::chrono::steady_clock;
+    using time_point = clock::time_point;
+    using run_node = completion<no_data, error_code>;
+    using send_node = completion<send_data<Framing>, error_code>;
+    using receive_node = completion<no_data, error_code, std::string>;
+
+    session_state(Stream&& stream, const options& opts, Framing framing)
+        : stream_(std::move(stream))
+        , framing_(std::move(framing))
+        , opts_((opts.validate(), opts))
+        , timer_(stream_.get_executor())
+        , jitter_(reinterpret_cast<std::uintptr_t>(this) ^
+                  static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {}
+
+    ~session_state() {
+        // Only reached once nothing is pending; nodes left here were never completed.
+        while (auto* n = receivers_.pop_front())
+            n->destroy();
+        while (auto* n = send_queue_.pop_front())
+            n->destroy();
+        if (run_)
+            run_->destroy();
+    }
+
+    session_state(const session_state&) = delete;
+    session_state& operator=(const session_state&) = delete;
+
+    executor_type get_executor() noexcept { return stream_.get_executor(); }
+    Stream& stream() noexcept { return stream_; }
+    const Stream& stream() const noexcept { return stream_; }
+    const options& get_options() const noexcept { return opts_; }
+
+    heartbeat::statistics get_statistics() const {
+        heartbeat::statistics s = stats_;
+        s.since_last_receive = clock::now() - last_read_;
+        return s;
+    }
+
+    // impl/run_op.hpp
+    template <class Handler>
+    void start_run(Handler&& handler);
+    void stop(error_code reason);
+
+    // impl/send_op.hpp
+    template <class Handler>
+    void start_send(std::string payload, Handler&& handler);
+
+    // impl/receive_op.hpp
+    template <class Handler>
+    void start_receive(Handler&& handler);
+
+private:
+    enum class phase : std::uint8_t { idle, running, stopping, stopped };
+
+    template <class, class>
+    friend struct read_op;
+    template <class, class>
+    friend struct write_op;
+    template <class, class>
+    friend struct sentry_op;
+    template <class, class>
+    friend struct finish_op;
+
+    // Internal operations keep the state alive through self_ while any is pending.
+    void hold() {
+        if (pending_++ == 0)
+            self_ = this->shared_from_this();
+    }
+    void release();
+
+    // impl/read_op.hpp
+    void start_read();
+    void on_read(error_code ec, std::size_t n);
+    void decode_available(time_point now);
+    void deliver(std::string frame);
+    void resume_reading();
+
+    // impl/write_op.hpp
+    void start_write();
+    void write_some();
+    void on_write(error_code ec, std::size_t n);
+    void queue_pong(std::uint64_t id);
+    void on_pong(std::uint64_t id, time_point now);
+
+    // impl/sentry_op.hpp
+    void schedule(time_point when);
+    void on_timer(error_code ec);
+    time_point next_wakeup() const;
+    void send_ping(time_point now);
+
+    static void cancel_send(void* self, send_node* node, net::cancellation_type);
+    static void cancel_receive(void* self, receive_node* node, net::cancellation_type);
+    static void cancel_run(void* self, run_node* node, net::cancellation_type);
+
+    bool live() const noexcept { return phase_ == phase::running; }
+
+    Stream stream_;
+    Framing framing_;
+    const options opts_;
+    net::steady_timer timer_;
+    jitter jitter_;
+
+    // Lifetime.
+    std::shared_ptr<session_state> self_;
+    std::size_t pending_ = 0;
+    phase phase_ = phase::idle;
+    error_code reason_;
+    run_node* run_ = nullptr;
+
+    // Read side.
+    frame_buffer read_buffer_;
+    bool reading_ = false;
+    bool read_paused_ = false; // receive queue full: TCP backpressure
+    std::deque<std::string> received_;
+    std::size_t received_cost_ = 0;
+    completion_list<receive_node> receivers_;
+    time_point last_read_{};
+    time_point last_frame_{};
+
+    // Write side. Heartbeats and data share this one ordered path.
+    completion_list<send_node> send_queue_;
+    std::size_t send_queue_cost_ = 0;
+    std::size_t batch_frames_ = 0; // data frames of the write in flight (front of send_queue_)
+    bool writing_ = false;
+    bool pong_pending_ = false;
+    std::uint64_t pong_id_ = 0;
+    static constexpr std::size_t max_batch_buffers = 48;
+    std::array<net::const_buffer, max_batch_buffers> write_buffers_{};
+    std::size_t write_first_ = 0;
+    std::size_t write_last_ = 0;
+    std::array<char, 2 * Framing::max_heartbeat_size> heartbeat_bytes_{};
+    time_point last_write_{};          // last write completed: when our peer last heard from us
+    time_point last_write_progress_{}; // for write_timeout
+
+    // The timer, shared by the PING writer and every deadline.
+    bool timer_waiting_ = false;
+    bool in_sentry_ = false;
+    time_point timer_expiry_{};
+    options::duration ping_delay_{};
+
+    // PINGs in flight, oldest first, to match PONGs and measure round trips.
+    struct ping_record {
+        std::uint64_t id;
+        time_point sent;
+    };
+    static constexpr std::size_t max_tracked_pings = 8;
+    std::array<ping_record, max_tracked_pings> pings_{};
+    std::size_t pings_head_ = 0;
+    std::size_t pings_count_ = 0;
+    std::size_t unanswered_pings_ = 0;
+    std::uint64_t next_ping_id_ = 0;
+    bool ping_in_batch_ = false;
+
+    heartbeat::statistics stats_{};
+};
+
+} // namespace heartbeat::detail
+
+#endif

@@ -1,0 +1,79 @@
+// heartbeat::error: why a session ended, or why an operation was refused.
+#ifndef HEARTBEAT_ERROR_HPP
+#define HEARTBEAT_ERROR_HPP
+
+#include <heartbeat/detail/config.hpp>
+
+#include <string>
+#include <system_error>
+
+namespace heartbeat {
+
+enum class error {
+    /// The peer sent nothing for `read_timeout`, or left `max_unanswered_pings` PINGs unanswered.
+    timeout = 1,
+    /// No complete application frame arrived for `idle_timeout` (heartbeats do not count).
+    idle_timeout,
+    /// A write made no progress for `write_timeout`: the peer stopped reading.
+    write_timeout,
+    /// A frame (received or sent) is larger than `max_frame_size`.
+    frame_too_large,
+    /// `async_send` would take the queued bytes past `send_queue_limit`; the session continues.
+    send_queue_full,
+    /// The peer sent bytes that the framing cannot decode.
+    protocol,
+    /// `async_send` was given a payload the framing cannot carry (e.g. a newline in a line frame).
+    invalid_frame,
+    /// `async_run` was called on a session that already ran.
+    already_running,
+};
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "heartbeat"; }
+
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::timeout:
+            return "peer timed out: nothing received within the read timeout";
+        case error::idle_timeout:
+            return "peer idle: no application frame received within the idle timeout";
+        case error::write_timeout:
+            return "write timed out: the peer stopped reading";
+        case error::frame_too_large:
+            return "frame larger than max_frame_size";
+        case error::send_queue_full:
+            return "send queue full";
+        case error::protocol:
+            return "protocol error: malformed frame";
+        case error::invalid_frame:
+            return "frame cannot be encoded by this framing";
+        case error::already_running:
+            return "session already running";
+        }
+        return "unknown heartbeat error";
+    }
+};
+
+} // namespace detail
+
+/// The category of `heartbeat::error` codes.
+inline const std::error_category& error_category() noexcept {
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+} // namespace heartbeat
+
+namespace std {
+template <>
+struct is_error_code_enum<heartbeat::error> : true_type {};
+} // namespace std
+
+#endif

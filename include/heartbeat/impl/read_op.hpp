@@ -1,0 +1,103 @@
+// The reader: one async_read_some in flight at a time, frames decoded in place, heartbeats
+// answered or matched, data frames handed to async_receive. Each read only stores a timestamp
+// for the deadline; the timer checks it when it fires (no timer cancel per read).
+#ifndef HEARTBEAT_IMPL_READ_OP_HPP
+#define HEARTBEAT_IMPL_READ_OP_HPP
+
+#include <heartbeat/detail/session_state.hpp>
+
+namespace heartbeat::detail {
+
+template <class Stream, class Framing>
+struct read_op {
+    session_state<Stream, Framing>* self;
+    void operator()(error_code ec, std::size_t n) const { self->on_read(ec, n); }
+};
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::start_read() {
+    if (!live() || reading_ || read_paused_)
+        return;
+    const auto space = read_buffer_.prepare(opts_.max_frame_size + Framing::max_overhead);
+    reading_ = true;
+    hold();
+    stream_.async_read_some(space, read_op<Stream, Framing>{this});
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
+    reading_ = false;
+    if (live()) {
+        if (ec) {
+            stop(ec);
+        } else {
+            const time_point now = clock::now();
+            last_read_ = now; // any byte proves the peer alive, even inside a large frame
+            stats_.bytes_received += n;
+            read_buffer_.commit(n);
+            decode_available(now);
+            start_read();
+        }
+    }
+    release();
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::decode_available(time_point now) {
+    while (live()) {
+        if (received_cost_ >= opts_.receive_queue_limit) {
+            read_paused_ = true; // resumed by async_receive
+            return;
+        }
+        const decode_result r =
+            framing_.decode(read_buffer_.data(), read_buffer_.size(), opts_.max_frame_size);
+        if (r.status == decode_result::need_more)
+            return;
+        if (r.status == decode_result::failed) {
+            stop(r.error);
+            return;
+        }
+        switch (r.kind) {
+        case frame_kind::data:
+            last_frame_ = now;
+            ++stats_.frames_received;
+            deliver(std::string(read_buffer_.data() + r.payload_offset, r.payload_size));
+            break;
+        case frame_kind::ping:
+            ++stats_.pings_received;
+            if (opts_.answer_pings)
+                queue_pong(r.heartbeat_id);
+            break;
+        case frame_kind::pong:
+            on_pong(r.heartbeat_id, now);
+            break;
+        }
+        read_buffer_.consume(r.consumed);
+    }
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::deliver(std::string frame) {
+    if (auto* n = receivers_.pop_front()) {
+        n->complete(error_code(), std::move(frame));
+        return;
+    }
+    received_cost_ += frame.size() + sizeof(std::string);
+    received_.push_back(std::move(frame));
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::resume_reading() {
+    if (!read_paused_ || received_cost_ >= opts_.receive_queue_limit)
+        return;
+    read_paused_ = false;
+    // The peer was not heard while we stopped listening; judge it from now on.
+    const time_point now = clock::now();
+    last_read_ = last_frame_ = now;
+    decode_available(now);
+    start_read();
+}
+
+} // namespace heartbeat::detail
+
+#endif

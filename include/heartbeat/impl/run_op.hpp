@@ -1,0 +1,98 @@
+// async_run: starts the reader, the writer and the timer; ends them together on the first
+// failure, close() or cancellation; completes once nothing of the session is pending.
+#ifndef HEARTBEAT_IMPL_RUN_OP_HPP
+#define HEARTBEAT_IMPL_RUN_OP_HPP
+
+#include <heartbeat/detail/session_state.hpp>
+
+namespace heartbeat::detail {
+
+/// Posted by stop(), so that the run completes (and the state may be freed) from a handler of
+/// its own, never from inside close(), a cancellation slot or a destructor.
+template <class Stream, class Framing>
+struct finish_op {
+    session_state<Stream, Framing>* self;
+    void operator()() const { self->release(); }
+};
+
+template <class Stream, class Framing>
+template <class Handler>
+void session_state<Stream, Framing>::start_run(Handler&& handler) {
+    using node_type = completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code>;
+    auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
+    if (run_ || phase_ == phase::running) {
+        node->complete(error::already_running);
+        return;
+    }
+    if (phase_ != phase::idle) { // closed before it ran
+        node->complete(reason_);
+        return;
+    }
+    run_ = node;
+    node->on_cancel(&session_state::cancel_run, this);
+    phase_ = phase::running;
+
+    const time_point now = clock::now();
+    last_read_ = last_frame_ = last_write_ = last_write_progress_ = now;
+    // The first PING comes after a random half to whole interval, so sessions started together
+    // spread out at once.
+    ping_delay_ = jitter_.shorten(opts_.ping_interval, 500);
+    start_read();
+    start_write(); // frames queued before the run
+    const time_point wake = next_wakeup();
+    if (wake != time_point::max())
+        schedule(wake);
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::stop(error_code reason) {
+    if (phase_ == phase::stopping || phase_ == phase::stopped)
+        return;
+    phase_ = phase::stopping;
+    reason_ = reason;
+    timer_.cancel();
+    close_stream(stream_);
+    // Waiting receivers learn why the session ended; queued frames are still delivered first.
+    while (auto* n = receivers_.pop_front())
+        n->complete(reason_, std::string());
+    // Sends not yet on the wire fail now; the batch in flight fails when its write completes.
+    for (auto* n = send_queue_.front(); n;) {
+        auto* next = n->next;
+        if (!n->data.writing) {
+            send_queue_.erase(n);
+            send_queue_cost_ -= n->data.cost();
+            n->complete(reason_);
+        }
+        n = next;
+    }
+    hold();
+    net::post(get_executor(), finish_op<Stream, Framing>{this});
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::release() {
+    if (--pending_ != 0)
+        return;
+    if (phase_ == phase::stopping) {
+        phase_ = phase::stopped;
+        if (run_) {
+            auto* node = run_;
+            run_ = nullptr;
+            node->complete(reason_);
+        }
+    }
+    // Nothing is pending: drop the self-reference. This may free *this, so it comes last.
+    auto last = std::move(self_);
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::cancel_run(void* self, run_node*,
+                                                net::cancellation_type type) {
+    if ((type & (net::cancellation_type::terminal | net::cancellation_type::partial)) !=
+        net::cancellation_type::none)
+        static_cast<session_state*>(self)->stop(net::error::operation_aborted);
+}
+
+} // namespace heartbeat::detail
+
+#endif

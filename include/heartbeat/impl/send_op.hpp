@@ -1,0 +1,59 @@
+// async_send: validates and frames the payload, queues it behind what is already queued, and
+// completes once the frame is written (or the session ends first).
+#ifndef HEARTBEAT_IMPL_SEND_OP_HPP
+#define HEARTBEAT_IMPL_SEND_OP_HPP
+
+#include <heartbeat/detail/session_state.hpp>
+
+namespace heartbeat::detail {
+
+template <class Stream, class Framing>
+template <class Handler>
+void session_state<Stream, Framing>::start_send(std::string payload, Handler&& handler) {
+    using node_type =
+        completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
+    auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
+    if (phase_ == phase::stopping || phase_ == phase::stopped) {
+        node->complete(reason_);
+        return;
+    }
+    if (payload.size() > opts_.max_frame_size) {
+        node->complete(error::frame_too_large);
+        return;
+    }
+    if (error_code ec = framing_.validate(payload.data(), payload.size())) {
+        node->complete(ec);
+        return;
+    }
+    auto& d = node->data;
+    d.header_size =
+        static_cast<std::uint8_t>(framing_.encode_header(payload.size(), d.header.data()));
+    d.trailer_size = static_cast<std::uint8_t>(framing_.encode_trailer(d.trailer.data()));
+    d.payload = std::move(payload);
+    // An empty queue always takes one frame (bounded by max_frame_size), so the limit never
+    // has to leave room for framing bytes and bookkeeping.
+    if (!send_queue_.empty() && send_queue_cost_ + d.cost() > opts_.send_queue_limit) {
+        node->complete(error::send_queue_full);
+        return;
+    }
+    send_queue_cost_ += d.cost();
+    send_queue_.push_back(node);
+    node->on_cancel(&session_state::cancel_send, this);
+    start_write();
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::cancel_send(void* self, send_node* node,
+                                                 net::cancellation_type) {
+    // Once its bytes are part of a write, pulling the frame out would corrupt the stream.
+    if (node->data.writing)
+        return;
+    auto* s = static_cast<session_state*>(self);
+    s->send_queue_.erase(node);
+    s->send_queue_cost_ -= node->data.cost();
+    node->complete(net::error::operation_aborted);
+}
+
+} // namespace heartbeat::detail
+
+#endif

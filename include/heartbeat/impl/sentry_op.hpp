@@ -1,0 +1,110 @@
+// The sentry: one steady_timer per session serves the PING writer and every deadline (read,
+// idle, write). Reads and writes only store timestamps; when the timer fires it compares them
+// with the clock, acts on what is due and sleeps until the next thing could be. It is moved
+// earlier only when a write starts and its deadline precedes the current wake-up.
+#ifndef HEARTBEAT_IMPL_SENTRY_OP_HPP
+#define HEARTBEAT_IMPL_SENTRY_OP_HPP
+
+#include <heartbeat/detail/session_state.hpp>
+
+#include <algorithm>
+
+namespace heartbeat::detail {
+
+template <class Stream, class Framing>
+struct sentry_op {
+    session_state<Stream, Framing>* self;
+    void operator()(error_code ec) const { self->on_timer(ec); }
+};
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::schedule(time_point when) {
+    if (timer_waiting_) {
+        if (when < timer_expiry_) {
+            // Cancels the wait; its handler sees operation_aborted and waits again, so exactly
+            // one wait is ever outstanding.
+            timer_expiry_ = when;
+            timer_.expires_at(when);
+        }
+        return;
+    }
+    timer_expiry_ = when;
+    timer_.expires_at(when);
+    timer_waiting_ = true;
+    hold();
+    timer_.async_wait(sentry_op<Stream, Framing>{this});
+}
+
+template <class Stream, class Framing>
+auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
+    time_point wake = time_point::max();
+    if (writing_ && opts_.write_timeout.count() > 0)
+        wake = std::min(wake, last_write_progress_ + opts_.write_timeout);
+    if (!read_paused_) {
+        if (opts_.read_timeout.count() > 0)
+            wake = std::min(wake, last_read_ + opts_.read_timeout);
+        if (opts_.idle_timeout.count() > 0)
+            wake = std::min(wake, last_frame_ + opts_.idle_timeout);
+    }
+    if (opts_.ping_interval.count() > 0 && !writing_)
+        wake = std::min(wake, last_write_ + ping_delay_);
+    return wake;
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::on_timer(error_code ec) {
+    timer_waiting_ = false;
+    if (live()) {
+        if (ec == net::error::operation_aborted) {
+            // Moved earlier by schedule(): wait again for the new expiry.
+            timer_waiting_ = true;
+            hold();
+            timer_.async_wait(sentry_op<Stream, Framing>{this});
+        } else {
+            const time_point now = clock::now();
+            if (writing_ && opts_.write_timeout.count() > 0 &&
+                now - last_write_progress_ >= opts_.write_timeout)
+                stop(error::write_timeout);
+            else if (!read_paused_ && opts_.read_timeout.count() > 0 &&
+                     now - last_read_ >= opts_.read_timeout)
+                stop(error::timeout);
+            else if (!read_paused_ && opts_.idle_timeout.count() > 0 &&
+                     now - last_frame_ >= opts_.idle_timeout)
+                stop(error::idle_timeout);
+            else if (opts_.ping_interval.count() > 0 && !writing_ &&
+                     now - last_write_ >= ping_delay_)
+                send_ping(now);
+            if (live()) {
+                const time_point wake = next_wakeup();
+                if (wake != time_point::max())
+                    schedule(wake);
+            }
+        }
+    }
+    release();
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::send_ping(time_point now) {
+    if (opts_.max_unanswered_pings > 0 && unanswered_pings_ >= opts_.max_unanswered_pings) {
+        stop(error::timeout);
+        return;
+    }
+    ++unanswered_pings_;
+    ++next_ping_id_;
+    if (pings_count_ == max_tracked_pings) { // forget the oldest; memory stays fixed
+        pings_head_ = (pings_head_ + 1) % max_tracked_pings;
+        --pings_count_;
+    }
+    pings_[(pings_head_ + pings_count_) % max_tracked_pings] = ping_record{next_ping_id_, now};
+    ++pings_count_;
+    ping_delay_ = jitter_.shorten(opts_.ping_interval, 50); // up to 5 % early
+    ping_in_batch_ = true;
+    in_sentry_ = true; // the caller reschedules the timer, including the write deadline
+    start_write();
+    in_sentry_ = false;
+}
+
+} // namespace heartbeat::detail
+
+#endif

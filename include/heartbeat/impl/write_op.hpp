@@ -1,0 +1,184 @@
+// The writer: one write in flight at a time. Each batch gathers the pending PING or PONG and as
+// many queued data frames as fit, with no copy of any payload; partial writes continue where
+// they stopped. Every byte of progress feeds write_timeout; a completed write postpones the
+// next PING, since the peer just heard from us.
+#ifndef HEARTBEAT_IMPL_WRITE_OP_HPP
+#define HEARTBEAT_IMPL_WRITE_OP_HPP
+
+#include <heartbeat/detail/session_state.hpp>
+
+namespace heartbeat::detail {
+
+template <class Stream, class Framing>
+struct write_op {
+    session_state<Stream, Framing>* self;
+    void operator()(error_code ec, std::size_t n) const { self->on_write(ec, n); }
+};
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::start_write() {
+    if (!live() || writing_)
+        return;
+    std::size_t count = 0;
+    std::size_t heartbeat_size = 0;
+    if (ping_in_batch_) {
+        heartbeat_size +=
+            framing_.encode_heartbeat(frame_kind::ping, next_ping_id_, heartbeat_bytes_.data());
+    }
+    if (pong_pending_) {
+        pong_pending_ = false;
+        heartbeat_size += framing_.encode_heartbeat(frame_kind::pong, pong_id_,
+                                                    heartbeat_bytes_.data() + heartbeat_size);
+        ++stats_.pongs_sent;
+    }
+    if (heartbeat_size)
+        write_buffers_[count++] = net::buffer(heartbeat_bytes_.data(), heartbeat_size);
+
+    // A batch stops at a few dozen buffers or 64 KiB, so one slow write holds back little.
+    constexpr std::size_t batch_bytes = 64 * 1024;
+    std::size_t bytes = heartbeat_size;
+    batch_frames_ = 0;
+    for (auto* n = send_queue_.front(); n && count + 3 <= max_batch_buffers; n = n->next) {
+        if (batch_frames_ > 0 && bytes >= batch_bytes)
+            break;
+        auto& d = n->data;
+        d.writing = true;
+        ++batch_frames_;
+        if (d.header_size)
+            write_buffers_[count++] = net::buffer(d.header.data(), d.header_size);
+        if (!d.payload.empty())
+            write_buffers_[count++] = net::buffer(d.payload);
+        if (d.trailer_size)
+            write_buffers_[count++] = net::buffer(d.trailer.data(), d.trailer_size);
+        bytes += d.payload.size() + d.header_size + d.trailer_size;
+    }
+    if (count == 0)
+        return;
+    write_first_ = 0;
+    write_last_ = count;
+    writing_ = true;
+    last_write_progress_ = clock::now();
+    // The timer must wake by the write deadline; inside the timer handler it reschedules anyway.
+    if (opts_.write_timeout.count() > 0 && !in_sentry_)
+        schedule(last_write_progress_ + opts_.write_timeout);
+    write_some();
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::write_some() {
+    hold();
+    stream_.async_write_some(
+        buffer_range{write_buffers_.data() + write_first_, write_buffers_.data() + write_last_},
+        write_op<Stream, Framing>{this});
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
+    if (!live() || ec) {
+        writing_ = false;
+        ping_in_batch_ = false;
+        if (live())
+            stop(ec);
+        // The batch in flight shares the session's fate.
+        for (; batch_frames_ > 0; --batch_frames_) {
+            auto* node = send_queue_.pop_front();
+            send_queue_cost_ -= node->data.cost();
+            node->complete(reason_);
+        }
+        release();
+        return;
+    }
+    const time_point now = clock::now();
+    stats_.bytes_sent += n;
+    last_write_progress_ = now;
+    while (n > 0) {
+        auto& b = write_buffers_[write_first_];
+        if (n < b.size()) {
+            b += n;
+            break;
+        }
+        n -= b.size();
+        ++write_first_;
+    }
+    while (write_first_ < write_last_ && write_buffers_[write_first_].size() == 0)
+        ++write_first_;
+    if (write_first_ < write_last_) {
+        write_some(); // partial write: continue with the rest of the batch
+        release();
+        return;
+    }
+
+    writing_ = false;
+    last_write_ = now;
+    if (ping_in_batch_) {
+        ping_in_batch_ = false;
+        ++stats_.pings_sent;
+    }
+    for (; batch_frames_ > 0; --batch_frames_) {
+        auto* node = send_queue_.pop_front();
+        send_queue_cost_ -= node->data.cost();
+        ++stats_.frames_sent;
+        node->complete(error_code());
+    }
+    start_write();
+    // The next PING is now due an interval from here; schedule() only touches the timer when
+    // that is earlier than its current wake-up (it rarely is).
+    if (live()) {
+        const time_point wake = next_wakeup();
+        if (wake != time_point::max())
+            schedule(wake);
+    }
+    release();
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::queue_pong(std::uint64_t id) {
+    // Coalesced: a peer flooding PINGs without reading gets one PONG per write, never a backlog.
+    pong_id_ = id;
+    if (!pong_pending_) {
+        pong_pending_ = true;
+        start_write();
+    }
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::on_pong(std::uint64_t id, time_point now) {
+    ++stats_.pongs_received;
+    // With ids, a PONG answers its PING and every older one (the peer coalesces); without,
+    // it answers every PING in flight and the round trip counts from the oldest of them.
+    std::size_t answered = 0;
+    time_point sent{};
+    while (answered < pings_count_) {
+        const auto& rec = pings_[(pings_head_ + answered) % max_tracked_pings];
+        if (Framing::heartbeat_ids && rec.id > id)
+            break;
+        if (!Framing::heartbeat_ids && answered == 0)
+            sent = rec.sent;
+        if (Framing::heartbeat_ids)
+            sent = rec.sent;
+        ++answered;
+        if (Framing::heartbeat_ids && rec.id == id)
+            break;
+    }
+    if (answered == 0)
+        return; // unsolicited, or for a PING we stopped tracking
+    pings_head_ = (pings_head_ + answered) % max_tracked_pings;
+    pings_count_ -= answered;
+    unanswered_pings_ = 0;
+
+    const auto rtt = now - sent;
+    stats_.last_rtt = rtt;
+    if (stats_.smoothed_rtt == statistics::duration::zero()) {
+        stats_.smoothed_rtt = rtt;
+        stats_.rtt_variance = rtt / 2;
+    } else { // RFC 6298: alpha 1/8, beta 1/4
+        const auto diff =
+            rtt > stats_.smoothed_rtt ? rtt - stats_.smoothed_rtt : stats_.smoothed_rtt - rtt;
+        stats_.rtt_variance = (3 * stats_.rtt_variance + diff) / 4;
+        stats_.smoothed_rtt = (7 * stats_.smoothed_rtt + rtt) / 8;
+    }
+}
+
+} // namespace heartbeat::detail
+
+#endif

@@ -1,0 +1,73 @@
+// heartbeat::options: the three clocks (ping_interval, read_timeout, idle_timeout), the write
+// watchdog and the memory bounds of a session.
+#ifndef HEARTBEAT_OPTIONS_HPP
+#define HEARTBEAT_OPTIONS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace heartbeat {
+
+struct options {
+    using duration = std::chrono::milliseconds;
+
+    /// How often to PING when we wrote nothing else; zero never pings. Counts our writes, since
+    /// any write satisfies the peer's deadline. Jittered a few per cent downwards.
+    duration ping_interval = std::chrono::seconds(20);
+    /// Peer liveness: the session ends with `error::timeout` when no byte arrived for this long.
+    /// Zero disables it. Must exceed `ping_interval` when both are set.
+    duration read_timeout = std::chrono::seconds(30);
+    /// Application idleness: `error::idle_timeout` when no complete data frame arrived for this
+    /// long; heartbeats do not count. Zero (the default) disables it.
+    duration idle_timeout = duration::zero();
+    /// A write that makes no progress for this long ends the session with `error::write_timeout`.
+    /// Zero disables it.
+    duration write_timeout = std::chrono::seconds(10);
+
+    /// Largest payload accepted or sent.
+    std::size_t max_frame_size = 64 * 1024;
+    /// Bytes of data frames queued for writing before `async_send` fails with `send_queue_full`.
+    std::size_t send_queue_limit = 1024 * 1024;
+    /// Bytes of received frames held while no `async_receive` waits; at the bound the session
+    /// stops reading the stream, so TCP pushes back on the peer.
+    std::size_t receive_queue_limit = 1024 * 1024;
+
+    /// Reply PONG to the peer's PINGs. PONGs are coalesced: at most one is queued at a time.
+    bool answer_pings = true;
+    /// When non-zero, this many PINGs in a row without a PONG end the session with
+    /// `error::timeout`. Zero does not require PONGs (the peer may not answer them).
+    std::size_t max_unanswered_pings = 0;
+
+    /// Throws `std::invalid_argument` naming the first field with a bad value.
+    void validate() const {
+        auto fail = [](const char* field, const char* why) {
+            throw std::invalid_argument(std::string("heartbeat::options::") + field + ": " + why);
+        };
+        if (ping_interval < duration::zero())
+            fail("ping_interval", "must not be negative");
+        if (read_timeout < duration::zero())
+            fail("read_timeout", "must not be negative");
+        if (idle_timeout < duration::zero())
+            fail("idle_timeout", "must not be negative");
+        if (write_timeout < duration::zero())
+            fail("write_timeout", "must not be negative");
+        if (ping_interval > duration::zero() && read_timeout > duration::zero() &&
+            read_timeout <= ping_interval)
+            fail("read_timeout", "must exceed ping_interval, or the peer is declared dead "
+                                 "between two of its own pings");
+        if (max_frame_size == 0)
+            fail("max_frame_size", "must be positive");
+        if (max_frame_size > 0x7fffffffu)
+            fail("max_frame_size", "must be below 2 GiB");
+        if (send_queue_limit < max_frame_size)
+            fail("send_queue_limit", "must be at least max_frame_size");
+        if (receive_queue_limit < max_frame_size)
+            fail("receive_queue_limit", "must be at least max_frame_size");
+    }
+};
+
+} // namespace heartbeat
+
+#endif

@@ -1,0 +1,146 @@
+// heartbeat::heartbeat_session: an application-level heartbeat over any Asio stream.
+#ifndef HEARTBEAT_SESSION_HPP
+#define HEARTBEAT_SESSION_HPP
+
+#include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/session_state.hpp>
+#include <heartbeat/error.hpp>
+#include <heartbeat/line_framing.hpp>
+#include <heartbeat/options.hpp>
+#include <heartbeat/statistics.hpp>
+
+#include <heartbeat/impl/read_op.hpp>
+#include <heartbeat/impl/receive_op.hpp>
+#include <heartbeat/impl/run_op.hpp>
+#include <heartbeat/impl/send_op.hpp>
+#include <heartbeat/impl/sentry_op.hpp>
+#include <heartbeat/impl/write_op.hpp>
+
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace heartbeat {
+
+/// Owns a stream and keeps it honest: a timer-driven PING writer, a read deadline pushed forward
+/// by every byte received, and one shared cancellation that ends both together.
+///
+/// Like any Asio I/O object, a session is used from its executor (a strand when the context runs
+/// on several threads); close() alone may be called from any thread. Destroying a session
+/// cancels what it has in flight: every pending handler still runs, with an error, and none
+/// touches freed memory.
+template <class Stream, class Framing = line_framing>
+class heartbeat_session {
+    using state_type = detail::session_state<Stream, Framing>;
+
+public:
+    using executor_type = typename Stream::executor_type;
+    using next_layer_type = Stream;
+    using framing_type = Framing;
+
+    /// Takes ownership of `stream`. Throws std::invalid_argument when `opts` is invalid.
+    explicit heartbeat_session(Stream stream, const heartbeat::options& opts = heartbeat::options(),
+                               Framing framing = Framing())
+        : state_(std::make_shared<state_type>(std::move(stream), opts, std::move(framing))) {}
+
+    heartbeat_session(heartbeat_session&&) noexcept = default;
+    heartbeat_session& operator=(heartbeat_session&& other) noexcept {
+        if (this != &other) {
+            abandon();
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    heartbeat_session(const heartbeat_session&) = delete;
+    heartbeat_session& operator=(const heartbeat_session&) = delete;
+
+    ~heartbeat_session() { abandon(); }
+
+    executor_type get_executor() const noexcept { return state_->get_executor(); }
+    Stream& next_layer() noexcept { return state_->stream(); }
+    const Stream& next_layer() const noexcept { return state_->stream(); }
+    const heartbeat::options& options() const noexcept { return state_->get_options(); }
+
+    /// A snapshot of the counters and round-trip times.
+    heartbeat::statistics statistics() const { return state_->get_statistics(); }
+
+    /// Runs the PING writer and the reader until the session ends, then completes once with the
+    /// reason: error::timeout, idle_timeout, write_timeout, frame_too_large or protocol;
+    /// asio::error::eof or a reset from the peer; operation_aborted after close() or terminal
+    /// cancellation of the handler's slot. By then nothing of the session is pending and the
+    /// stream is closed.
+    ///
+    /// Signature: void(error_code).
+    template <class CompletionToken>
+    auto async_run(CompletionToken&& token) {
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_run{state_.get()},
+                                                                      token);
+    }
+
+    /// The next data frame; heartbeats never reach it. Frames received earlier are held (up to
+    /// options::receive_queue_limit) and delivered in order, even after the session ended; then
+    /// it completes with the session's end reason. Any cancellation type is honoured.
+    ///
+    /// Signature: void(error_code, std::string).
+    template <class CompletionToken>
+    auto async_receive(CompletionToken&& token) {
+        return net::async_initiate<CompletionToken, void(error_code, std::string)>(
+            initiate_receive{state_.get()}, token);
+    }
+
+    /// Queues `frame` behind what is already queued; completes when it is written. Fails at once
+    /// with error::send_queue_full past options::send_queue_limit (the session continues),
+    /// frame_too_large past max_frame_size, invalid_frame when the framing cannot carry it.
+    /// Cancellation removes a frame not yet being written.
+    ///
+    /// Signature: void(error_code).
+    template <class CompletionToken>
+    auto async_send(std::string frame, CompletionToken&& token) {
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{state_.get()},
+                                                                      token, std::move(frame));
+    }
+
+    /// Ends the session: async_run completes with operation_aborted. Safe from any thread.
+    void close() {
+        if (state_)
+            net::post(state_->get_executor(),
+                      [state = state_] { state->stop(net::error::operation_aborted); });
+    }
+
+private:
+    struct initiate_run {
+        state_type* state;
+        template <class Handler>
+        void operator()(Handler&& handler) const {
+            state->start_run(std::forward<Handler>(handler));
+        }
+    };
+    struct initiate_receive {
+        state_type* state;
+        template <class Handler>
+        void operator()(Handler&& handler) const {
+            state->start_receive(std::forward<Handler>(handler));
+        }
+    };
+    struct initiate_send {
+        state_type* state;
+        template <class Handler>
+        void operator()(Handler&& handler, std::string frame) const {
+            state->start_send(std::move(frame), std::forward<Handler>(handler));
+        }
+    };
+
+    void abandon() noexcept {
+        if (state_)
+            state_->stop(net::error::operation_aborted);
+    }
+
+    std::shared_ptr<state_type> state_;
+};
+
+} // namespace heartbeat
+
+#endif

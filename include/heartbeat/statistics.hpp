@@ -1,0 +1,34 @@
+// heartbeat::statistics: a snapshot of a session's counters and round-trip times.
+#ifndef HEARTBEAT_STATISTICS_HPP
+#define HEARTBEAT_STATISTICS_HPP
+
+#include <chrono>
+#include <cstdint>
+
+namespace heartbeat {
+
+struct statistics {
+    using duration = std::chrono::steady_clock::duration;
+
+    std::uint64_t pings_sent = 0;
+    std::uint64_t pongs_received = 0;
+    std::uint64_t pings_received = 0;
+    std::uint64_t pongs_sent = 0;
+    /// Application (data) frames and their payload bytes; heartbeats are counted above.
+    std::uint64_t frames_received = 0;
+    std::uint64_t frames_sent = 0;
+    /// Every byte read from / written to the stream, framing and heartbeats included.
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+    /// Round trip of the latest PING answered by a PONG; zero until one was.
+    duration last_rtt = duration::zero();
+    /// RFC 6298 style smoothed round trip and its variance; zero until a PONG arrived.
+    duration smoothed_rtt = duration::zero();
+    duration rtt_variance = duration::zero();
+    /// Time since the last byte arrived (since the session started when none did).
+    duration since_last_receive = duration::zero();
+};
+
+} // namespace heartbeat
+
+#endif
