@@ -1,5 +1,7 @@
-// The read buffer: starts small, grows on demand up to one maximal frame, and gives the memory
-// back once a large frame has been consumed, so an idle session holds little.
+// The read buffer: starts small, grows on demand (a frame that does not fit, or reads that fill
+// it, as in a flood) up to one maximal frame, and gives the memory back once a frame larger than
+// retain_capacity has been consumed, so an idle session holds little and small frames never
+// make it reallocate.
 #ifndef HEARTBEAT_DETAIL_FRAME_BUFFER_HPP
 #define HEARTBEAT_DETAIL_FRAME_BUFFER_HPP
 
@@ -16,6 +18,7 @@ namespace heartbeat::detail {
 class frame_buffer {
 public:
     static constexpr std::size_t initial_capacity = 512;
+    static constexpr std::size_t retain_capacity = 16 * 1024;
 
     const char* data() const noexcept { return storage_.get() + begin_; }
     std::size_t size() const noexcept { return end_ - begin_; }
@@ -42,7 +45,7 @@ public:
         if (begin_ == end_) {
             begin_ = end_ = 0;
             // A large frame is gone: return to the small footprint of an idle session.
-            if (capacity_ > initial_capacity)
+            if (capacity_ > retain_capacity)
                 release();
         }
     }
@@ -69,6 +72,8 @@ private:
     std::size_t capacity_ = 0;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
+    std::size_t prepared_ = 0;
+    bool filled_ = false;
 };
 
 } // namespace heartbeat::detail

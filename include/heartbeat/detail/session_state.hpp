@@ -13,6 +13,7 @@
 #include <heartbeat/detail/completion.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/frame_buffer.hpp>
+#include <heartbeat/detail/frame_queue.hpp>
 #include <heartbeat/detail/jitter.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
@@ -27,9 +28,9 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace heartbeat::detail {
 
@@ -45,6 +46,30 @@ struct send_data {
     std::uint8_t trailer_size = 0;
     bool writing = false; // part of the write in flight: too late to cancel
     std::size_t cost() const noexcept { return payload.size() + header_size + trailer_size + 64; }
+};
+
+/// One pending internal operation's claim on the state, held by its handler. Moving it moves the
+/// claim; destroying it (after the handler ran, or when an io_context is destroyed with the
+/// handler unrun) gives the claim back, so the state is freed exactly when nothing refers to it.
+/// The count is not atomic: everything happens on the session's executor.
+template <class State>
+class op_ref {
+public:
+    explicit op_ref(State* state) noexcept
+        : state_(state) {
+        state_->hold();
+    }
+    op_ref(op_ref&& other) noexcept
+        : state_(std::exchange(other.state_, nullptr)) {}
+    op_ref& operator=(op_ref&&) = delete;
+    ~op_ref() {
+        if (state_)
+            state_->release();
+    }
+    State* operator->() const noexcept { return state_; }
+
+private:
+    State* state_;
 };
 
 /// A ConstBufferSequence over part of an array, without copying it.
@@ -121,6 +146,8 @@ private:
     friend struct sentry_op;
     template <class, class>
     friend struct finish_op;
+    friend class op_ref<session_state>;
+    using ref = op_ref<session_state>;
 
     // Internal operations keep the state alive through self_ while any is pending.
     void hold() {
@@ -172,7 +199,7 @@ private:
     frame_buffer read_buffer_;
     bool reading_ = false;
     bool read_paused_ = false; // receive queue full: TCP backpressure
-    std::deque<std::string> received_;
+    frame_queue received_;
     std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;
     time_point last_read_{};

@@ -10,8 +10,11 @@ namespace heartbeat::detail {
 
 template <class Stream, class Framing>
 struct read_op {
-    session_state<Stream, Framing>* self;
-    void operator()(error_code ec, std::size_t n) const { self->on_read(ec, n); }
+    op_ref<session_state<Stream, Framing>> self;
+    void operator()(error_code ec, std::size_t n) {
+        const auto claim = std::move(self); // released after on_read returns
+        claim->on_read(ec, n);
+    }
 };
 
 template <class Stream, class Framing>
@@ -20,8 +23,7 @@ void session_state<Stream, Framing>::start_read() {
         return;
     const auto space = read_buffer_.prepare(opts_.max_frame_size + Framing::max_overhead);
     reading_ = true;
-    hold();
-    stream_.async_read_some(space, read_op<Stream, Framing>{this});
+    stream_.async_read_some(space, read_op<Stream, Framing>{ref(this)});
 }
 
 template <class Stream, class Framing>
@@ -39,7 +41,6 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
             start_read();
         }
     }
-    release();
 }
 
 template <class Stream, class Framing>
@@ -83,7 +84,7 @@ void session_state<Stream, Framing>::deliver(std::string frame) {
         return;
     }
     received_cost_ += frame.size() + sizeof(std::string);
-    received_.push_back(std::move(frame));
+    received_.push(std::move(frame));
 }
 
 template <class Stream, class Framing>

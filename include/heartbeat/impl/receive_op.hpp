@@ -13,8 +13,7 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
         completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code, std::string>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
     if (!received_.empty()) {
-        std::string frame = std::move(received_.front());
-        received_.pop_front();
+        std::string frame = received_.pop();
         received_cost_ -= frame.size() + sizeof(std::string);
         node->complete(error_code(), std::move(frame));
         resume_reading();

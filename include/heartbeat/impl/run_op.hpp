@@ -11,8 +11,8 @@ namespace heartbeat::detail {
 /// its own, never from inside close(), a cancellation slot or a destructor.
 template <class Stream, class Framing>
 struct finish_op {
-    session_state<Stream, Framing>* self;
-    void operator()() const { self->release(); }
+    op_ref<session_state<Stream, Framing>> self;
+    void operator()() { const auto claim = std::move(self); }
 };
 
 template <class Stream, class Framing>
@@ -65,8 +65,7 @@ void session_state<Stream, Framing>::stop(error_code reason) {
         }
         n = next;
     }
-    hold();
-    net::post(get_executor(), finish_op<Stream, Framing>{this});
+    net::post(get_executor(), finish_op<Stream, Framing>{ref(this)});
 }
 
 template <class Stream, class Framing>

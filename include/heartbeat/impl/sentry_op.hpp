@@ -13,8 +13,11 @@ namespace heartbeat::detail {
 
 template <class Stream, class Framing>
 struct sentry_op {
-    session_state<Stream, Framing>* self;
-    void operator()(error_code ec) const { self->on_timer(ec); }
+    op_ref<session_state<Stream, Framing>> self;
+    void operator()(error_code ec) {
+        const auto claim = std::move(self);
+        claim->on_timer(ec);
+    }
 };
 
 template <class Stream, class Framing>
@@ -31,8 +34,7 @@ void session_state<Stream, Framing>::schedule(time_point when) {
     timer_expiry_ = when;
     timer_.expires_at(when);
     timer_waiting_ = true;
-    hold();
-    timer_.async_wait(sentry_op<Stream, Framing>{this});
+    timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
 }
 
 template <class Stream, class Framing>
@@ -58,8 +60,7 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
         if (ec == net::error::operation_aborted) {
             // Moved earlier by schedule(): wait again for the new expiry.
             timer_waiting_ = true;
-            hold();
-            timer_.async_wait(sentry_op<Stream, Framing>{this});
+            timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
         } else {
             const time_point now = clock::now();
             if (writing_ && opts_.write_timeout.count() > 0 &&
@@ -81,7 +82,6 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
             }
         }
     }
-    release();
 }
 
 template <class Stream, class Framing>

@@ -11,8 +11,11 @@ namespace heartbeat::detail {
 
 template <class Stream, class Framing>
 struct write_op {
-    session_state<Stream, Framing>* self;
-    void operator()(error_code ec, std::size_t n) const { self->on_write(ec, n); }
+    op_ref<session_state<Stream, Framing>> self;
+    void operator()(error_code ec, std::size_t n) {
+        const auto claim = std::move(self);
+        claim->on_write(ec, n);
+    }
 };
 
 template <class Stream, class Framing>
@@ -66,10 +69,9 @@ void session_state<Stream, Framing>::start_write() {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::write_some() {
-    hold();
     stream_.async_write_some(
         buffer_range{write_buffers_.data() + write_first_, write_buffers_.data() + write_last_},
-        write_op<Stream, Framing>{this});
+        write_op<Stream, Framing>{ref(this)});
 }
 
 template <class Stream, class Framing>
@@ -85,7 +87,6 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
             send_queue_cost_ -= node->data.cost();
             node->complete(reason_);
         }
-        release();
         return;
     }
     const time_point now = clock::now();
@@ -104,7 +105,6 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         ++write_first_;
     if (write_first_ < write_last_) {
         write_some(); // partial write: continue with the rest of the batch
-        release();
         return;
     }
 
@@ -128,7 +128,6 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         if (wake != time_point::max())
             schedule(wake);
     }
-    release();
 }
 
 template <class Stream, class Framing>
