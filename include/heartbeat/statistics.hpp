@@ -25,6 +25,9 @@ struct statistics {
     /// RFC 6298 style smoothed round trip and its variance; zero until a PONG arrived.
     duration smoothed_rtt = duration::zero();
     duration rtt_variance = duration::zero();
+    /// Times the session's timer woke far later than scheduled (a blocked event loop) and gave
+    /// the peer a fresh deadline instead of declaring it dead.
+    std::uint64_t stalls = 0;
     /// Time since the last byte arrived (since the session started when none did).
     duration since_last_receive = duration::zero();
 };

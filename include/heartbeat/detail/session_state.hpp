@@ -175,6 +175,9 @@ private:
     void on_timer(error_code ec);
     time_point next_wakeup() const;
     void send_ping(time_point now);
+    bool woke_late(time_point now) const noexcept;
+    clock::duration stall_tolerance() const noexcept;
+    clock::duration stall_grace() const noexcept;
 
     static void cancel_send(void* self, send_node* node, net::cancellation_type);
     static void cancel_receive(void* self, receive_node* node, net::cancellation_type);
@@ -224,6 +227,7 @@ private:
     bool timer_waiting_ = false;
     bool in_sentry_ = false;
     time_point timer_expiry_{};
+    time_point judge_after_{}; // no verdict before this: set after a stall of our own loop
     options::duration ping_delay_{};
 
     // PINGs in flight, oldest first, to match PONGs and measure round trips.

@@ -50,38 +50,67 @@ auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
     }
     if (opts_.ping_interval.count() > 0 && !writing_)
         wake = std::min(wake, last_write_ + ping_delay_);
-    return wake;
+    return wake == time_point::max() ? wake : std::max(wake, judge_after_);
 }
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::on_timer(error_code ec) {
     timer_waiting_ = false;
-    if (live()) {
-        if (ec == net::error::operation_aborted) {
-            // Moved earlier by schedule(): wait again for the new expiry.
-            timer_waiting_ = true;
-            timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
-        } else {
-            const time_point now = clock::now();
-            if (writing_ && opts_.write_timeout.count() > 0 &&
-                now - last_write_progress_ >= opts_.write_timeout)
-                stop(error::write_timeout);
-            else if (!read_paused_ && opts_.read_timeout.count() > 0 &&
-                     now - last_read_ >= opts_.read_timeout)
-                stop(error::timeout);
-            else if (!read_paused_ && opts_.idle_timeout.count() > 0 &&
-                     now - last_frame_ >= opts_.idle_timeout)
-                stop(error::idle_timeout);
-            else if (opts_.ping_interval.count() > 0 && !writing_ &&
-                     now - last_write_ >= ping_delay_)
-                send_ping(now);
-            if (live()) {
-                const time_point wake = next_wakeup();
-                if (wake != time_point::max())
-                    schedule(wake);
-            }
-        }
+    if (!live())
+        return;
+    if (ec == net::error::operation_aborted) {
+        // Moved earlier by schedule(): wait again for the new expiry.
+        timer_waiting_ = true;
+        timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
+        return;
     }
+    const time_point now = clock::now();
+    if (woke_late(now)) {
+        // Our own event loop was blocked (a slow handler, a suspended VM): bytes the peer sent
+        // may be waiting unread, and our PINGs went out late. Judging the peer now would blame
+        // it for our stall, so it gets one PING and a round trip (at least a quarter of
+        // read_timeout) to show life before any verdict.
+        ++stats_.stalls;
+        judge_after_ = now + stall_grace();
+        if (opts_.ping_interval.count() > 0 && !writing_)
+            send_ping(now);
+    } else if (now >= judge_after_) {
+        if (writing_ && opts_.write_timeout.count() > 0 &&
+            now - last_write_progress_ >= opts_.write_timeout)
+            stop(error::write_timeout);
+        else if (!read_paused_ && opts_.read_timeout.count() > 0 &&
+                 now - last_read_ >= opts_.read_timeout)
+            stop(error::timeout);
+        else if (!read_paused_ && opts_.idle_timeout.count() > 0 &&
+                 now - last_frame_ >= opts_.idle_timeout)
+            stop(error::idle_timeout);
+        else if (opts_.ping_interval.count() > 0 && !writing_ && now - last_write_ >= ping_delay_)
+            send_ping(now);
+    }
+    if (live()) {
+        const time_point wake = next_wakeup();
+        if (wake != time_point::max())
+            schedule(wake);
+    }
+}
+
+template <class Stream, class Framing>
+bool session_state<Stream, Framing>::woke_late(time_point now) const noexcept {
+    return now - timer_expiry_ > stall_tolerance();
+}
+
+template <class Stream, class Framing>
+auto session_state<Stream, Framing>::stall_tolerance() const noexcept -> clock::duration {
+    // Timers on a healthy loop fire within a millisecond or two of their expiry.
+    return std::max<clock::duration>(std::chrono::milliseconds(50), opts_.read_timeout / 4);
+}
+
+template <class Stream, class Framing>
+auto session_state<Stream, Framing>::stall_grace() const noexcept -> clock::duration {
+    const clock::duration round_trip = 2 * (stats_.smoothed_rtt + 4 * stats_.rtt_variance);
+    const clock::duration grace = std::max(stall_tolerance(), round_trip);
+    return opts_.read_timeout.count() > 0 ? std::min<clock::duration>(grace, opts_.read_timeout)
+                                          : grace;
 }
 
 template <class Stream, class Framing>
