@@ -55,6 +55,19 @@ private:
     const vtable_type* vtable_;
 };
 
+/// Nodes use the handler's allocator; a handler without one gets Asio's per-thread recycling
+/// allocator rather than plain new, as Asio's own operations do.
+template <class Allocator>
+struct node_allocator_for {
+    using type = Allocator;
+    static type get(const Allocator& a) noexcept { return a; }
+};
+template <class T>
+struct node_allocator_for<std::allocator<T>> {
+    using type = net::recycling_allocator<T>;
+    static type get(const std::allocator<T>&) noexcept { return type(); }
+};
+
 template <class Handler, class IoExecutor, class Data, class... Args>
 class completion_impl final : public completion<Data, Args...> {
     using base = completion<Data, Args...>;
@@ -62,8 +75,9 @@ class completion_impl final : public completion<Data, Args...> {
     using handler_executor = typename net::associated_executor<Handler, IoExecutor>::type;
     using work_executor = std::decay_t<decltype(net::prefer(
         std::declval<handler_executor>(), net::execution::outstanding_work.tracked))>;
-    using allocator_type =
-        typename net::associated_allocator<Handler, net::recycling_allocator<void>>::type;
+    using allocator_traits = node_allocator_for<
+        typename net::associated_allocator<Handler, net::recycling_allocator<void>>::type>;
+    using allocator_type = typename allocator_traits::type;
     using node_allocator =
         typename std::allocator_traits<allocator_type>::template rebind_alloc<completion_impl>;
 
@@ -76,10 +90,14 @@ public:
         , handler_(std::forward<H>(handler))
         , slot_(net::get_associated_cancellation_slot(handler_)) {}
 
+    static allocator_type node_alloc(const Handler& handler) noexcept {
+        return allocator_traits::get(
+            net::get_associated_allocator(handler, net::recycling_allocator<void>()));
+    }
+
     template <class H>
     static completion_impl* create(H&& handler, const IoExecutor& io_ex) {
-        node_allocator alloc(
-            net::get_associated_allocator(handler, net::recycling_allocator<void>()));
+        node_allocator alloc(node_alloc(handler));
         completion_impl* p = std::allocator_traits<node_allocator>::allocate(alloc, 1);
         try {
             std::allocator_traits<node_allocator>::construct(alloc, p, std::forward<H>(handler),
@@ -111,7 +129,7 @@ private:
         // operation that reuses this memory.
         work_executor ex(std::move(self->work_));
         Handler handler(std::move(self->handler_));
-        free(self, net::get_associated_allocator(handler, net::recycling_allocator<void>()));
+        free(self, node_alloc(handler));
         net::post(ex, [handler = std::move(handler),
                        args = std::make_tuple(std::move(args)...)]() mutable {
             std::apply(std::move(handler), std::move(args));
@@ -120,7 +138,7 @@ private:
 
     static void do_destroy(base* b) {
         auto* self = static_cast<completion_impl*>(b);
-        free(self, net::get_associated_allocator(self->handler_, net::recycling_allocator<void>()));
+        free(self, node_alloc(self->handler_));
     }
 
     static void free(completion_impl* p, const allocator_type& handler_alloc) {

@@ -9,6 +9,7 @@
 
 #include <asio/buffer.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -32,9 +33,7 @@ public:
             begin_ = 0;
         }
         if (end_ == capacity_ && capacity_ < limit)
-            reallocate(capacity_ == 0          ? initial_capacity
-                       : capacity_ * 2 < limit ? capacity_ * 2
-                                               : limit);
+            reallocate(std::min(capacity_ == 0 ? initial_capacity : capacity_ * 2, limit));
         return net::buffer(storage_.get() + end_, capacity_ - end_);
     }
 

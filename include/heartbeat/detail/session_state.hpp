@@ -96,7 +96,9 @@ public:
         , opts_((opts.validate(), opts))
         , timer_(stream_.get_executor())
         , jitter_(reinterpret_cast<std::uintptr_t>(this) ^
-                  static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {}
+                  static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {
+        last_read_ = last_frame_ = last_write_ = last_write_progress_ = clock::now();
+    }
 
     ~session_state() {
         // Only reached once nothing is pending; nodes left here were never completed.

@@ -22,6 +22,10 @@ void session_state<Stream, Framing>::start_read() {
     if (!live() || reading_ || read_paused_)
         return;
     const auto space = read_buffer_.prepare(opts_.max_frame_size + Framing::max_overhead);
+    if (space.size() == 0) { // a Framing that asked for more than its max_overhead allows
+        stop(error::frame_too_large);
+        return;
+    }
     reading_ = true;
     stream_.async_read_some(space, read_op<Stream, Framing>{ref(this)});
 }
