@@ -14,6 +14,7 @@
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/frame_buffer.hpp>
 #include <heartbeat/detail/frame_queue.hpp>
+#include <heartbeat/detail/gather_buffers.hpp>
 #include <heartbeat/detail/jitter.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
@@ -217,8 +218,7 @@ private:
     bool writing_ = false;
     bool pong_pending_ = false;
     std::uint64_t pong_id_ = 0;
-    static constexpr std::size_t max_batch_buffers = 48;
-    std::array<net::const_buffer, max_batch_buffers> write_buffers_{};
+    gather_buffers write_buffers_;
     std::size_t write_first_ = 0;
     std::size_t write_last_ = 0;
     std::array<char, 2 * Framing::max_heartbeat_size> heartbeat_bytes_{};
@@ -237,7 +237,7 @@ private:
         std::uint64_t id;
         time_point sent;
     };
-    static constexpr std::size_t max_tracked_pings = 8;
+    static constexpr std::size_t max_tracked_pings = 4;
     std::array<ping_record, max_tracked_pings> pings_{};
     std::size_t pings_head_ = 0;
     std::size_t pings_count_ = 0;

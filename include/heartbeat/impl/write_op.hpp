@@ -22,7 +22,7 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_write() {
     if (!live() || writing_)
         return;
-    std::size_t count = 0;
+    write_buffers_.clear();
     std::size_t heartbeat_size = 0;
     if (ping_in_batch_) {
         heartbeat_size +=
@@ -35,30 +35,30 @@ void session_state<Stream, Framing>::start_write() {
         ++stats_.pongs_sent;
     }
     if (heartbeat_size)
-        write_buffers_[count++] = net::buffer(heartbeat_bytes_.data(), heartbeat_size);
+        write_buffers_.push(net::buffer(heartbeat_bytes_.data(), heartbeat_size));
 
     // A batch stops at a few dozen buffers or 64 KiB, so one slow write holds back little.
     constexpr std::size_t batch_bytes = 64 * 1024;
     std::size_t bytes = heartbeat_size;
     batch_frames_ = 0;
-    for (auto* n = send_queue_.front(); n && count + 3 <= max_batch_buffers; n = n->next) {
+    for (auto* n = send_queue_.front(); n && write_buffers_.has_room(3); n = n->next) {
         if (batch_frames_ > 0 && bytes >= batch_bytes)
             break;
         auto& d = n->data;
         d.writing = true;
         ++batch_frames_;
         if (d.header_size)
-            write_buffers_[count++] = net::buffer(d.header.data(), d.header_size);
+            write_buffers_.push(net::buffer(d.header.data(), d.header_size));
         if (!d.payload.empty())
-            write_buffers_[count++] = net::buffer(d.payload);
+            write_buffers_.push(net::buffer(d.payload));
         if (d.trailer_size)
-            write_buffers_[count++] = net::buffer(d.trailer.data(), d.trailer_size);
+            write_buffers_.push(net::buffer(d.trailer.data(), d.trailer_size));
         bytes += d.payload.size() + d.header_size + d.trailer_size;
     }
-    if (count == 0)
+    if (write_buffers_.size() == 0)
         return;
     write_first_ = 0;
-    write_last_ = count;
+    write_last_ = write_buffers_.size();
     writing_ = true;
     last_write_progress_ = clock::now();
     // The timer must wake by the write deadline; inside the timer handler it reschedules anyway.
