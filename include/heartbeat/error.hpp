@@ -26,6 +26,8 @@ enum class error {
     invalid_frame,
     /// `async_run` was called on a session that already ran.
     already_running,
+    /// The peer sent PINGs faster than `min_peer_ping_interval`, repeatedly.
+    ping_flood,
 };
 
 namespace detail {
@@ -52,6 +54,8 @@ public:
             return "frame cannot be encoded by this framing";
         case error::already_running:
             return "session already running";
+        case error::ping_flood:
+            return "peer pings too often";
         }
         return "unknown heartbeat error";
     }

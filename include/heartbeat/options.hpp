@@ -39,6 +39,10 @@ struct options {
     /// When non-zero, this many PINGs in a row without a PONG end the session with
     /// `error::timeout`. Zero does not require PONGs (the peer may not answer them).
     std::size_t max_unanswered_pings = 0;
+    /// When non-zero, a peer whose PINGs come closer together than this more than three times
+    /// in a row ends the session with `error::ping_flood` (gRPC's too_many_pings). Zero accepts
+    /// any rate; PONGs stay coalesced either way.
+    duration min_peer_ping_interval = duration::zero();
 
     /// Throws `std::invalid_argument` naming the first field with a bad value.
     void validate() const {
@@ -53,6 +57,8 @@ struct options {
             fail("idle_timeout", "must not be negative");
         if (write_timeout < duration::zero())
             fail("write_timeout", "must not be negative");
+        if (min_peer_ping_interval < duration::zero())
+            fail("min_peer_ping_interval", "must not be negative");
         if (ping_interval > duration::zero() && read_timeout > duration::zero() &&
             read_timeout <= ping_interval)
             fail("read_timeout", "must exceed ping_interval, or the peer is declared dead "

@@ -164,6 +164,7 @@ private:
     void on_read(error_code ec, std::size_t n);
     void decode_available(time_point now);
     void deliver(std::string frame);
+    bool flooded(time_point now) noexcept;
     void resume_reading();
 
     // impl/write_op.hpp
@@ -244,6 +245,8 @@ private:
     std::size_t unanswered_pings_ = 0;
     std::uint64_t next_ping_id_ = 0;
     bool ping_in_batch_ = false;
+    std::uint8_t ping_strikes_ = 0;
+    time_point last_peer_ping_{};
 
     heartbeat::statistics stats_{};
 };

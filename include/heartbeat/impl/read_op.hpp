@@ -70,6 +70,10 @@ void session_state<Stream, Framing>::decode_available(time_point now) {
             break;
         case frame_kind::ping:
             ++stats_.pings_received;
+            if (opts_.min_peer_ping_interval.count() > 0 && flooded(now)) {
+                stop(error::ping_flood);
+                return;
+            }
             if (opts_.answer_pings)
                 queue_pong(r.heartbeat_id);
             break;
@@ -79,6 +83,19 @@ void session_state<Stream, Framing>::decode_available(time_point now) {
         }
         read_buffer_.consume(r.consumed);
     }
+}
+
+template <class Stream, class Framing>
+bool session_state<Stream, Framing>::flooded(time_point now) noexcept {
+    // A few early PINGs are forgiven (a peer's timer can fire early after a write); a run of
+    // them is a flood.
+    constexpr unsigned forgiven = 3;
+    if (now - last_peer_ping_ < opts_.min_peer_ping_interval)
+        ++ping_strikes_;
+    else
+        ping_strikes_ = 0;
+    last_peer_ping_ = now;
+    return ping_strikes_ > forgiven;
 }
 
 template <class Stream, class Framing>
