@@ -4,6 +4,7 @@
 
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
+#include <heartbeat/health.hpp>
 #include <heartbeat/length_prefixed_framing.hpp>
 #include <heartbeat/line_framing.hpp>
 #include <heartbeat/options.hpp>

@@ -5,6 +5,7 @@
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/session_state.hpp>
 #include <heartbeat/error.hpp>
+#include <heartbeat/health.hpp>
 #include <heartbeat/line_framing.hpp>
 #include <heartbeat/options.hpp>
 #include <heartbeat/statistics.hpp>
@@ -19,6 +20,7 @@
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -101,6 +103,15 @@ public:
     auto async_send(std::string frame, CompletionToken&& token) {
         return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{state_.get()},
                                                                       token, std::move(frame));
+    }
+
+    /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
+    /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the
+    /// application can prepare a replacement connection before this one is declared dead. Runs
+    /// on the session's executor, from inside the session's own handlers: it must not block.
+    /// An empty function removes it. Without an observer the session schedules nothing for it.
+    void set_health_observer(std::function<void(heartbeat::health)> observer) {
+        state_->set_health_observer(std::move(observer));
     }
 
     /// Ends the session: async_run completes with operation_aborted. Safe from any thread.

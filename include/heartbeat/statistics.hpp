@@ -28,6 +28,8 @@ struct statistics {
     /// Times the session's timer woke far later than scheduled (a blocked event loop) and gave
     /// the peer a fresh deadline instead of declaring it dead.
     std::uint64_t stalls = 0;
+    /// Whether the peer is suspect now (see heartbeat::health).
+    bool suspect = false;
     /// Time since the last byte arrived (since the session started when none did).
     duration since_last_receive = duration::zero();
 };

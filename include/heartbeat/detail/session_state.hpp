@@ -18,6 +18,7 @@
 #include <heartbeat/detail/jitter.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
+#include <heartbeat/health.hpp>
 #include <heartbeat/options.hpp>
 #include <heartbeat/statistics.hpp>
 
@@ -29,6 +30,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -120,9 +122,23 @@ public:
     const options& get_options() const noexcept { return opts_; }
 
     heartbeat::statistics get_statistics() const {
+        const time_point now = clock::now();
         heartbeat::statistics s = stats_;
-        s.since_last_receive = clock::now() - last_read_;
+        s.since_last_receive = now - last_read_;
+        s.suspect = live() && is_suspect(now);
         return s;
+    }
+
+    void set_health_observer(std::function<void(health)> observer) {
+        health_observer_ =
+            observer ? std::make_unique<std::function<void(health)>>(std::move(observer)) : nullptr;
+        const time_point now = clock::now();
+        suspect_ = live() && is_suspect(now);
+        if (live() && health_observer_) {
+            const time_point wake = next_wakeup();
+            if (wake != time_point::max())
+                schedule(wake);
+        }
     }
 
     // impl/run_op.hpp
@@ -180,6 +196,10 @@ private:
     time_point next_wakeup() const;
     void send_ping(time_point now);
     bool woke_late(time_point now) const noexcept;
+    bool is_suspect(time_point now) const noexcept;
+    time_point suspect_at() const noexcept;
+    clock::duration pong_patience() const noexcept;
+    void update_health(time_point now);
     clock::duration stall_tolerance() const noexcept;
     clock::duration stall_grace() const noexcept;
 
@@ -231,6 +251,10 @@ private:
     bool in_sentry_ = false;
     time_point timer_expiry_{};
     time_point judge_after_{}; // no verdict before this: set after a stall of our own loop
+
+    // Suspect before dead; the observer costs one pointer when unused.
+    bool suspect_ = false;
+    std::unique_ptr<std::function<void(health)>> health_observer_;
     options::duration ping_delay_{};
 
     // PINGs in flight, oldest first, to match PONGs and measure round trips.

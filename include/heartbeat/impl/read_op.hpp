@@ -42,6 +42,8 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
             stats_.bytes_received += n;
             read_buffer_.commit(n);
             decode_available(now);
+            if (suspect_) // only a suspect session has anything to re-check per read
+                update_health(now);
             start_read();
         }
     }

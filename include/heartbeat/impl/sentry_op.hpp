@@ -50,7 +50,41 @@ auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
     }
     if (opts_.ping_interval.count() > 0 && !writing_)
         wake = std::min(wake, last_write_ + ping_delay_);
+    if (health_observer_ && !suspect_)
+        wake = std::min(wake, suspect_at());
     return wake == time_point::max() ? wake : std::max(wake, judge_after_);
+}
+
+template <class Stream, class Framing>
+auto session_state<Stream, Framing>::pong_patience() const noexcept -> clock::duration {
+    return opts_.read_timeout.count() > 0 ? clock::duration(opts_.read_timeout) / 2
+                                          : clock::duration(opts_.ping_interval);
+}
+
+template <class Stream, class Framing>
+bool session_state<Stream, Framing>::is_suspect(time_point now) const noexcept {
+    return now >= suspect_at();
+}
+
+template <class Stream, class Framing>
+auto session_state<Stream, Framing>::suspect_at() const noexcept -> time_point {
+    time_point at = time_point::max();
+    if (!read_paused_ && opts_.read_timeout.count() > 0)
+        at = last_read_ + clock::duration(opts_.read_timeout) / 2;
+    // A PONG is only expected from a peer that has answered one before.
+    if (stats_.pongs_received > 0 && pings_count_ > 0)
+        at = std::min(at, pings_[pings_head_].sent + pong_patience());
+    return at;
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::update_health(time_point now) {
+    const bool suspect = is_suspect(now);
+    if (suspect == suspect_)
+        return;
+    suspect_ = suspect;
+    if (health_observer_)
+        (*health_observer_)(suspect ? health::suspect : health::healthy);
 }
 
 template <class Stream, class Framing>
@@ -87,7 +121,9 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
         else if (opts_.ping_interval.count() > 0 && !writing_ && now - last_write_ >= ping_delay_)
             send_ping(now);
     }
-    if (live()) {
+    if (live())
+        update_health(now);
+    if (live()) { // the observer may have closed the session
         const time_point wake = next_wakeup();
         if (wake != time_point::max())
             schedule(wake);
