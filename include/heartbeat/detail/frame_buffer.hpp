@@ -32,12 +32,18 @@ public:
             end_ -= begin_;
             begin_ = 0;
         }
-        if (end_ == capacity_ && capacity_ < limit)
+        const bool full = end_ == capacity_;
+        const bool busy = filled_ && capacity_ < retain_capacity;
+        if ((full || busy) && capacity_ < limit)
             reallocate(std::min(capacity_ == 0 ? initial_capacity : capacity_ * 2, limit));
-        return net::buffer(storage_.get() + end_, capacity_ - end_);
+        prepared_ = capacity_ - end_;
+        return net::buffer(storage_.get() + end_, prepared_);
     }
 
-    void commit(std::size_t n) noexcept { end_ += n; }
+    void commit(std::size_t n) noexcept {
+        end_ += n;
+        filled_ = n == prepared_; // the stream had more: read more at once next time
+    }
 
     void consume(std::size_t n) noexcept {
         begin_ += n;
