@@ -32,7 +32,7 @@ enum class error {
 
 namespace detail {
 
-class error_category_impl final : public std::error_category {
+class error_category_impl final : public error_category_base {
 public:
     const char* name() const noexcept override { return "heartbeat"; }
 
@@ -64,20 +64,27 @@ public:
 } // namespace detail
 
 /// The category of `heartbeat::error` codes.
-inline const std::error_category& error_category() noexcept {
+inline const detail::error_category_base& error_category() noexcept {
     static const detail::error_category_impl instance;
     return instance;
 }
 
-inline std::error_code make_error_code(error e) noexcept {
+inline error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
 } // namespace heartbeat
 
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+namespace boost::system {
+template <>
+struct is_error_code_enum<heartbeat::error> : std::true_type {};
+} // namespace boost::system
+#else
 namespace std {
 template <>
 struct is_error_code_enum<heartbeat::error> : true_type {};
 } // namespace std
+#endif
 
 #endif

@@ -17,9 +17,6 @@
 #include <heartbeat/impl/sentry_op.hpp>
 #include <heartbeat/impl/write_op.hpp>
 
-#include <asio/async_result.hpp>
-#include <asio/post.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>

@@ -9,8 +9,11 @@
 
 #include <heartbeat/detail/config.hpp>
 
-#include <asio/ip/tcp.hpp>
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+#include <boost/asio/socket_base.hpp>
+#else
 #include <asio/socket_base.hpp>
+#endif
 
 #include <chrono>
 
@@ -57,7 +60,7 @@ tcp_keepalive_result set_tcp_keepalive(Socket& socket, const tcp_keepalive_optio
         return false;
 #else
         if (::setsockopt(socket.native_handle(), level, name, &value, sizeof value) != 0) {
-            ec = error_code(errno, std::system_category());
+            ec = error_code(errno, net::error::get_system_category());
             return false;
         }
         return true;

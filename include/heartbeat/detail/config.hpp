@@ -1,17 +1,61 @@
-// Maps the Asio flavour the library is built against. Standalone Asio is the default; the
-// namespace alias keeps every other header independent of that choice.
+// Which Asio the library is built on: standalone Asio by default, Boost.Asio when
+// HEARTBEAT_USE_BOOST_ASIO is defined (the CMake target heartbeat::heartbeat_boost defines it).
+// Every other header reaches Asio through `heartbeat::net` and `heartbeat::error_code`, and
+// includes the Asio headers it needs only from here.
 #ifndef HEARTBEAT_DETAIL_CONFIG_HPP
 #define HEARTBEAT_DETAIL_CONFIG_HPP
 
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/version.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace heartbeat {
+namespace net = ::boost::asio;
+using error_code = ::boost::system::error_code;
+namespace detail {
+using error_category_base = ::boost::system::error_category;
+} // namespace detail
+} // namespace heartbeat
+
+#else
+
+#include <asio/associated_allocator.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/buffer.hpp>
+#include <asio/cancellation_type.hpp>
+#include <asio/error.hpp>
+#include <asio/execution/outstanding_work.hpp>
+#include <asio/post.hpp>
+#include <asio/prefer.hpp>
+#include <asio/recycling_allocator.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/version.hpp>
 
 #include <system_error>
 
-namespace asio {}
-
 namespace heartbeat {
 namespace net = ::asio;
 using error_code = std::error_code;
+namespace detail {
+using error_category_base = std::error_category;
+} // namespace detail
 } // namespace heartbeat
+
+#endif
 
 #endif

@@ -6,8 +6,6 @@
 
 #include <heartbeat/detail/config.hpp>
 
-#include <asio/buffer.hpp>
-
 #include <algorithm>
 #include <cstddef>
 #include <memory>

@@ -22,11 +22,6 @@
 #include <heartbeat/options.hpp>
 #include <heartbeat/statistics.hpp>
 
-#include <asio/buffer.hpp>
-#include <asio/error.hpp>
-#include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
-
 #include <array>
 #include <chrono>
 #include <cstdint>
