@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds heartbeat's tests and examples and runs them all with CTest. Installs what the machine
+# lacks (Debian packages) first.
+#
+#   scripts/test.sh                             build/, plain Debug build
+#   scripts/test.sh --sanitize address,undefined  build-asan/, with those sanitizers
+#   scripts/test.sh --sanitize thread           build-tsan/
+#   scripts/test.sh --werror --build-dir DIR    warnings are errors (CI does this with clang++)
+#   scripts/test.sh -DNAME=VALUE ...            more CMake cache settings
+#
+# The environment may set CXX (the compiler) and HEARTBEAT_SANITIZE (as --sanitize).
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$HEARTBEAT_ROOT"
+
+usage() {
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+sanitize=${HEARTBEAT_SANITIZE:-}
+werror=OFF
+build_dir=
+cmake_args=()
+while (($# > 0)); do
+    case $1 in
+    --sanitize)
+        (($# >= 2)) || usage
+        sanitize=$2
+        shift 2
+        ;;
+    --sanitize=*)
+        sanitize=${1#--sanitize=}
+        shift
+        ;;
+    --werror)
+        werror=ON
+        shift
+        ;;
+    --build-dir)
+        (($# >= 2)) || usage
+        build_dir=$2
+        shift 2
+        ;;
+    -D*)
+        cmake_args+=("$1")
+        shift
+        ;;
+    *) usage ;;
+    esac
+done
+
+if [[ -z $build_dir ]]; then
+    case $sanitize in
+    "") build_dir=build ;;
+    *thread*) build_dir=build-tsan ;;
+    *) build_dir=build-asan ;;
+    esac
+fi
+
+if [[ -n $sanitize ]]; then
+    # Any report fails the test that caused it, with a stack trace.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+fi
+
+heartbeat_install_for_compiler
+heartbeat_configure "$build_dir" "-DHEARTBEAT_SANITIZE=$sanitize" "-DHEARTBEAT_WERROR=$werror" \
+    "${cmake_args[@]}"
+cmake --build "$build_dir"
+ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 300
