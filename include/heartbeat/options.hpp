@@ -39,6 +39,13 @@ struct options {
     /// When non-zero, this many PINGs in a row without a PONG end the session with
     /// `error::timeout`. Zero does not require PONGs (the peer may not answer them).
     std::size_t max_unanswered_pings = 0;
+    /// RTT-adaptive deadline, off when zero. When set, the read deadline tightens to
+    /// max(floor, G + 4 x (smoothed RTT + 4 x RTT variance)), G being the longest gap between
+    /// the peer's bytes over the last read_timeout, and never exceeds read_timeout. It detects a
+    /// dead peer in about one of its intervals plus a few round trips. Use it where round trips
+    /// are stable (LAN, data centre); leave it off where latency comes in bursts (mobile, satellite
+    /// links) or the peer's traffic is irregular. Needs read_timeout.
+    duration adaptive_read_timeout_floor = duration::zero();
     /// When non-zero, a peer whose PINGs come closer together than this more than three times
     /// in a row ends the session with `error::ping_flood` (gRPC's too_many_pings). Zero accepts
     /// any rate; PONGs stay coalesced either way.
@@ -59,6 +66,11 @@ struct options {
             fail("write_timeout", "must not be negative");
         if (min_peer_ping_interval < duration::zero())
             fail("min_peer_ping_interval", "must not be negative");
+        if (adaptive_read_timeout_floor < duration::zero())
+            fail("adaptive_read_timeout_floor", "must not be negative");
+        if (adaptive_read_timeout_floor > duration::zero() &&
+            (read_timeout == duration::zero() || adaptive_read_timeout_floor > read_timeout))
+            fail("adaptive_read_timeout_floor", "needs read_timeout, and must not exceed it");
         if (ping_interval > duration::zero() && read_timeout > duration::zero() &&
             read_timeout <= ping_interval)
             fail("read_timeout", "must exceed ping_interval, or the peer is declared dead "

@@ -192,6 +192,8 @@ private:
     void send_ping(time_point now);
     bool woke_late(time_point now) const noexcept;
     bool is_suspect(time_point now) const noexcept;
+    clock::duration read_deadline() const noexcept;
+    void note_gap(time_point now) noexcept;
     time_point suspect_at() const noexcept;
     clock::duration pong_patience() const noexcept;
     void update_health(time_point now);
@@ -246,6 +248,12 @@ private:
     bool in_sentry_ = false;
     time_point timer_expiry_{};
     time_point judge_after_{}; // no verdict before this: set after a stall of our own loop
+
+    // The RTT-adaptive deadline's view of the peer's longest gap between bytes.
+    time_point gap_window_start_{};
+    clock::duration gap_max_current_{};
+    clock::duration gap_max_previous_{};
+    bool gap_window_full_ = false;
 
     // Suspect before dead; the observer costs one pointer when unused.
     bool suspect_ = false;

@@ -38,6 +38,8 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
             stop(ec);
         } else {
             const time_point now = clock::now();
+            if (opts_.adaptive_read_timeout_floor.count() > 0)
+                note_gap(now);
             last_read_ = now; // any byte proves the peer alive, even inside a large frame
             stats_.bytes_received += n;
             read_buffer_.commit(n);

@@ -44,7 +44,7 @@ auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
         wake = std::min(wake, last_write_progress_ + opts_.write_timeout);
     if (!read_paused_) {
         if (opts_.read_timeout.count() > 0)
-            wake = std::min(wake, last_read_ + opts_.read_timeout);
+            wake = std::min(wake, last_read_ + read_deadline());
         if (opts_.idle_timeout.count() > 0)
             wake = std::min(wake, last_frame_ + opts_.idle_timeout);
     }
@@ -62,6 +62,34 @@ auto session_state<Stream, Framing>::pong_patience() const noexcept -> clock::du
 }
 
 template <class Stream, class Framing>
+auto session_state<Stream, Framing>::read_deadline() const noexcept -> clock::duration {
+    const clock::duration configured = opts_.read_timeout;
+    // Adapt only with enough evidence: a few round trips and a whole window of gaps.
+    if (opts_.adaptive_read_timeout_floor.count() == 0 || stats_.pongs_received < 3 ||
+        !gap_window_full_)
+        return configured;
+    const clock::duration rtt = stats_.smoothed_rtt + 4 * stats_.rtt_variance;
+    const clock::duration gap = std::max(gap_max_previous_, gap_max_current_);
+    const clock::duration adaptive =
+        std::max<clock::duration>(opts_.adaptive_read_timeout_floor, gap + 4 * rtt);
+    return std::min(adaptive, configured);
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::note_gap(time_point now) noexcept {
+    // The longest gap over the last one to two read_timeouts, kept in two windows.
+    const clock::duration window = opts_.read_timeout;
+    if (now - gap_window_start_ >= window) {
+        gap_window_full_ = gap_window_start_ != time_point{};
+        gap_max_previous_ =
+            now - gap_window_start_ >= 2 * window ? now - last_read_ : gap_max_current_;
+        gap_max_current_ = clock::duration::zero();
+        gap_window_start_ = now;
+    }
+    gap_max_current_ = std::max(gap_max_current_, now - last_read_);
+}
+
+template <class Stream, class Framing>
 bool session_state<Stream, Framing>::is_suspect(time_point now) const noexcept {
     return now >= suspect_at();
 }
@@ -70,7 +98,7 @@ template <class Stream, class Framing>
 auto session_state<Stream, Framing>::suspect_at() const noexcept -> time_point {
     time_point at = time_point::max();
     if (!read_paused_ && opts_.read_timeout.count() > 0)
-        at = last_read_ + clock::duration(opts_.read_timeout) / 2;
+        at = last_read_ + read_deadline() / 2;
     // A PONG is only expected from a peer that has answered one before.
     if (stats_.pongs_received > 0 && pings_count_ > 0)
         at = std::min(at, pings_[pings_head_].sent + pong_patience());
@@ -113,7 +141,7 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
             now - last_write_progress_ >= opts_.write_timeout)
             stop(error::write_timeout);
         else if (!read_paused_ && opts_.read_timeout.count() > 0 &&
-                 now - last_read_ >= opts_.read_timeout)
+                 now - last_read_ >= read_deadline())
             stop(error::timeout);
         else if (!read_paused_ && opts_.idle_timeout.count() > 0 &&
                  now - last_frame_ >= opts_.idle_timeout)
