@@ -1,5 +1,6 @@
-# Install rules: the headers, the exported target heartbeat::heartbeat with its package config
-# and version files (find_package(heartbeat CONFIG)), and heartbeat.pc for pkg-config.
+# Install rules: the headers, the exported targets heartbeat::heartbeat (and
+# heartbeat::heartbeat_boost when defined) with their package config and version files
+# (find_package(heartbeat CONFIG)), and heartbeat.pc (standalone Asio) for pkg-config.
 # The library is header-only, so everything goes to architecture-independent directories.
 
 include_guard(GLOBAL)
@@ -17,6 +18,13 @@ install(TARGETS heartbeat EXPORT heartbeatTargets)
 install(EXPORT heartbeatTargets
         NAMESPACE heartbeat::
         DESTINATION "${HEARTBEAT_INSTALL_CMAKEDIR}")
+if(TARGET heartbeat_boost)
+    # Its own export set: the config loads it only for find_package(... COMPONENTS boost).
+    install(TARGETS heartbeat_boost EXPORT heartbeatBoostTargets)
+    install(EXPORT heartbeatBoostTargets
+            NAMESPACE heartbeat::
+            DESTINATION "${HEARTBEAT_INSTALL_CMAKEDIR}")
+endif()
 
 configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/heartbeatConfig.cmake.in"
     "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"

@@ -1,12 +1,12 @@
 # heartbeat_internal: what the project's own tests and examples compile with, and consumers of
 # the library never see: warnings (HEARTBEAT_WERROR makes them errors), sanitizers
-# (HEARTBEAT_SANITIZE) and ASIO_NO_DEPRECATED, which keeps us off Asio's deprecated API.
+# (HEARTBEAT_SANITIZE) and (BOOST_)ASIO_NO_DEPRECATED, which keep us off Asio's deprecated API.
+# Flags only: link it beside heartbeat::heartbeat or heartbeat::heartbeat_boost.
 
 include_guard(GLOBAL)
 
 add_library(heartbeat_internal INTERFACE)
-target_link_libraries(heartbeat_internal INTERFACE heartbeat::heartbeat)
-target_compile_definitions(heartbeat_internal INTERFACE ASIO_NO_DEPRECATED)
+target_compile_definitions(heartbeat_internal INTERFACE ASIO_NO_DEPRECATED BOOST_ASIO_NO_DEPRECATED)
 
 if(MSVC)
     target_compile_options(heartbeat_internal INTERFACE /W4 /permissive-)

@@ -1,7 +1,9 @@
 # CTest tests proving heartbeat can be consumed (cmake/test-package/run.cmake does the work):
-#   package.find_package      install into a temporary prefix, find_package(heartbeat CONFIG)
-#   package.pkg_config        the same install, through pkg-config (when pkg-config exists)
-#   package.add_subdirectory  add_subdirectory() of this source tree
+#   package.find_package        install into a temporary prefix, find_package(heartbeat CONFIG)
+#   package.pkg_config          the same install, through pkg-config (when pkg-config exists)
+#   package.add_subdirectory    add_subdirectory() of this source tree
+#   package.boost_find_package  the install, find_package(... COMPONENTS boost) and
+#                               heartbeat::heartbeat_boost (when Boost was found)
 # Each builds the small consumer in cmake/test-package and runs it.
 
 include_guard(GLOBAL)
@@ -15,6 +17,9 @@ if(HEARTBEAT_INSTALL)
         list(APPEND _heartbeat_package_modes pkg_config)
     else()
         message(STATUS "heartbeat: pkg-config not found; skipping the package.pkg_config test")
+    endif()
+    if(TARGET heartbeat_boost)
+        list(APPEND _heartbeat_package_modes boost_find_package)
     endif()
 endif()
 

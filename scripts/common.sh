@@ -40,6 +40,29 @@ heartbeat_install() {
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# heartbeat_install_optional PACKAGE...: the same for packages the build can do without: those
+# that the archive does not have are skipped with a note.
+heartbeat_install_optional() {
+    command -v apt-cache >/dev/null 2>&1 || return 0
+    local package available=()
+    for package in "$@"; do
+        if dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+            continue
+        fi
+        if ((heartbeat_apt_updated == 0)) && ((EUID == 0)); then
+            apt-get update -q
+            heartbeat_apt_updated=1
+        fi
+        if apt-cache show "$package" >/dev/null 2>&1; then
+            available+=("$package")
+        else
+            echo "note: $package is not in this system's archive; skipping it" >&2
+        fi
+    done
+    ((${#available[@]} == 0)) || heartbeat_install "${available[@]}" ||
+        echo "note: could not install ${available[*]}; going on without" >&2
+}
+
 # heartbeat_install_for_compiler: the packages above, plus clang when CXX asks for it.
 heartbeat_install_for_compiler() {
     local packages=("${HEARTBEAT_PACKAGES[@]}")

@@ -67,6 +67,9 @@ if [[ -n $sanitize ]]; then
 fi
 
 heartbeat_install_for_compiler
+# Boost.Asio, for heartbeat::heartbeat_boost and its package test (Debian 12's libboost-dev is
+# 1.74, older than the 1.79 it needs).
+heartbeat_install_optional libboost1.81-dev
 heartbeat_configure "$build_dir" "-DHEARTBEAT_SANITIZE=$sanitize" "-DHEARTBEAT_WERROR=$werror" \
     "${cmake_args[@]}"
 cmake --build "$build_dir"

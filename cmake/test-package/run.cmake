@@ -3,6 +3,7 @@
 #                          find_package(heartbeat CONFIG REQUIRED) with only that prefix
 #   MODE=pkg_config        the same install, found through pkg-config's heartbeat.pc
 #   MODE=add_subdirectory  add_subdirectory(HEARTBEAT_SOURCE_DIR)
+#   MODE=boost_find_package  as find_package, with COMPONENTS boost and heartbeat_boost
 # Registered as CTest tests by cmake/HeartbeatPackageTests.cmake.
 
 foreach(var MODE HEARTBEAT_SOURCE_DIR HEARTBEAT_BINARY_DIR HEARTBEAT_VERSION WORK_DIR GENERATOR
@@ -44,7 +45,7 @@ endif()
 
 if(MODE STREQUAL "add_subdirectory")
     list(APPEND consumer_args "-DHEARTBEAT_SOURCE_DIR=${HEARTBEAT_SOURCE_DIR}")
-elseif(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
+elseif(MODE MATCHES "^(find_package|pkg_config|boost_find_package)$")
     run("install into ${prefix}"
         "${CMAKE_COMMAND}" --install "${HEARTBEAT_BINARY_DIR}" --prefix "${prefix}" ${config_args})
     list(APPEND consumer_args "-DCMAKE_PREFIX_PATH=${prefix}")
