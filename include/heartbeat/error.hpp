@@ -24,7 +24,7 @@ enum class error {
     protocol,
     /// `async_send` was given a payload the framing cannot carry (e.g. a newline in a line frame).
     invalid_frame,
-    /// `async_run` was called on a session that already ran.
+    /// `async_run` was called again on a session that is running or ran (a session runs once).
     already_running,
     /// The peer sent PINGs faster than `min_peer_ping_interval`, repeatedly.
     ping_flood,
@@ -53,7 +53,7 @@ public:
         case error::invalid_frame:
             return "frame cannot be encoded by this framing";
         case error::already_running:
-            return "session already running";
+            return "session already running or ran: a session runs once";
         case error::ping_flood:
             return "peer pings too often";
         }

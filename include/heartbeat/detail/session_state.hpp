@@ -129,11 +129,8 @@ public:
             observer ? std::make_unique<std::function<void(health)>>(std::move(observer)) : nullptr;
         const time_point now = clock::now();
         suspect_ = live() && is_suspect(now);
-        if (live() && health_observer_) {
-            const time_point wake = next_wakeup();
-            if (wake != time_point::max())
-                schedule(wake);
-        }
+        if (health_observer_)
+            rearm();
     }
 
     // impl/run_op.hpp
@@ -187,6 +184,7 @@ private:
 
     // impl/sentry_op.hpp
     void schedule(time_point when);
+    void rearm();
     void on_timer(error_code ec);
     time_point next_wakeup() const;
     void send_ping(time_point now);
@@ -218,6 +216,7 @@ private:
     phase phase_ = phase::idle;
     error_code reason_;
     run_node* run_ = nullptr;
+    bool ran_ = false;
 
     // Read side.
     frame_buffer read_buffer_;

@@ -122,6 +122,7 @@ void session_state<Stream, Framing>::resume_reading() {
     last_read_ = last_frame_ = now;
     decode_available(now);
     start_read();
+    rearm(); // the deadlines left out while paused apply again
 }
 
 } // namespace heartbeat::detail

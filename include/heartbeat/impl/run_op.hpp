@@ -20,10 +20,11 @@ template <class Handler>
 void session_state<Stream, Framing>::start_run(Handler&& handler) {
     using node_type = completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
-    if (run_ || phase_ == phase::running) {
+    if (ran_) { // a session runs once
         node->complete(error::already_running);
         return;
     }
+    ran_ = true;
     if (phase_ != phase::idle) { // closed before it ran
         node->complete(reason_);
         return;
@@ -39,9 +40,7 @@ void session_state<Stream, Framing>::start_run(Handler&& handler) {
     ping_delay_ = jitter_.shorten(opts_.ping_interval, 500);
     start_read();
     start_write(); // frames queued before the run
-    const time_point wake = next_wakeup();
-    if (wake != time_point::max())
-        schedule(wake);
+    rearm();
 }
 
 template <class Stream, class Framing>

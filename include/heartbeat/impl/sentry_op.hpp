@@ -37,6 +37,16 @@ void session_state<Stream, Framing>::schedule(time_point when) {
     timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
 }
 
+/// Makes sure the timer will wake for whatever is due next (only ever moves it earlier).
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::rearm() {
+    if (!live())
+        return;
+    const time_point wake = next_wakeup();
+    if (wake != time_point::max())
+        schedule(wake);
+}
+
 template <class Stream, class Framing>
 auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
     time_point wake = time_point::max();
@@ -151,11 +161,7 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
     }
     if (live())
         update_health(now);
-    if (live()) { // the observer may have closed the session
-        const time_point wake = next_wakeup();
-        if (wake != time_point::max())
-            schedule(wake);
-    }
+    rearm(); // the observer may have closed the session: rearm() checks
 }
 
 template <class Stream, class Framing>

@@ -121,13 +121,9 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         node->complete(error_code());
     }
     start_write();
-    // The next PING is now due an interval from here; schedule() only touches the timer when
-    // that is earlier than its current wake-up (it rarely is).
-    if (live()) {
-        const time_point wake = next_wakeup();
-        if (wake != time_point::max())
-            schedule(wake);
-    }
+    // The next PING is now due an interval from here; this only touches the timer when that
+    // is earlier than its current wake-up (it rarely is).
+    rearm();
 }
 
 template <class Stream, class Framing>
