@@ -49,7 +49,10 @@ else()
               DOC "Directory holding standalone Asio's asio.hpp")
     if(HEARTBEAT_ASIO_INCLUDE_DIR)
         heartbeat_asio_version("${HEARTBEAT_ASIO_INCLUDE_DIR}" HEARTBEAT_ASIO_VERSION)
-        if(HEARTBEAT_ASIO_VERSION VERSION_LESS HEARTBEAT_ASIO_MIN_VERSION)
+        if(NOT HEARTBEAT_ASIO_VERSION)
+            message(STATUS "heartbeat: no asio/version.hpp in ${HEARTBEAT_ASIO_INCLUDE_DIR}; "
+                           "not using it")
+        elseif(HEARTBEAT_ASIO_VERSION VERSION_LESS HEARTBEAT_ASIO_MIN_VERSION)
             message(STATUS "heartbeat: Asio ${HEARTBEAT_ASIO_VERSION} in "
                            "${HEARTBEAT_ASIO_INCLUDE_DIR} is older than "
                            "${HEARTBEAT_ASIO_MIN_VERSION}; not using it")

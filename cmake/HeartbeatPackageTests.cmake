@@ -38,8 +38,10 @@ foreach(_heartbeat_mode IN LISTS _heartbeat_package_modes)
             "-DASIO_INCLUDE_DIR=${_heartbeat_asio_dirs}"
             "-DCONFIG=$<CONFIG>"
             -P "${CMAKE_CURRENT_LIST_DIR}/test-package/run.cmake")
+    # RUN_SERIAL: a compiler at full tilt beside them would squeeze the timing tests' slack.
     set_tests_properties(package.${_heartbeat_mode} PROPERTIES
         LABELS package
+        RUN_SERIAL TRUE
         TIMEOUT 300)
 endforeach()
 
