@@ -29,14 +29,10 @@ endif()
 configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/heartbeatConfig.cmake.in"
     "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"
     INSTALL_DESTINATION "${HEARTBEAT_INSTALL_CMAKEDIR}")
-if(CMAKE_VERSION VERSION_LESS 3.14)
-    write_basic_package_version_file("${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
-        COMPATIBILITY SameMajorVersion)
-else()
-    write_basic_package_version_file("${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
-        COMPATIBILITY SameMajorVersion
-        ARCH_INDEPENDENT)
-endif()
+# ARCH_INDEPENDENT (CMake 3.14+, below our minimum): a 32-bit consumer may use it too.
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
+    COMPATIBILITY SameMajorVersion
+    ARCH_INDEPENDENT)
 install(FILES "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"
               "${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
               "${CMAKE_CURRENT_LIST_DIR}/HeartbeatFindAsio.cmake"
