@@ -24,8 +24,14 @@ public:
     completion* next = nullptr;
     completion* prev = nullptr;
 
-    /// Posts the handler with `args` and frees this node.
-    void complete(Args... args) { vtable_->complete(this, std::move(args)...); }
+    /// Posts the handler with `args` and frees this node. For initiating functions, and any
+    /// place the caller's own code may be on the stack.
+    void complete(Args... args) { vtable_->complete(this, false, std::move(args)...); }
+    /// Runs the handler here when the caller is already on its executor (else posts it), and
+    /// frees this node. Only from the session's own completion handlers, once its state is
+    /// consistent: this is what lets one read deliver many frames and gather their replies
+    /// into one write, as a hand-written loop would.
+    void complete_here(Args... args) { vtable_->complete(this, true, std::move(args)...); }
     /// Frees this node without running the handler (its work is released).
     void destroy() { vtable_->destroy(this); }
     /// Makes cancellation through the handler's slot call `fn(context, this, type)`, until the
@@ -34,7 +40,7 @@ public:
 
 protected:
     struct vtable_type {
-        void (*complete)(completion*, Args...);
+        void (*complete)(completion*, bool, Args...);
         void (*destroy)(completion*);
         void (*on_cancel)(completion*, cancel_fn, void*);
     };
@@ -114,17 +120,21 @@ private:
             self->slot_.template emplace<cancel_handler>(cancel_handler{fn, context, b});
     }
 
-    static void do_complete(base* b, Args... args) {
+    static void do_complete(base* b, bool here, Args... args) {
         auto* self = static_cast<completion_impl*>(b);
         // Move everything out and free the node first, so the handler may start another
         // operation that reuses this memory.
         work_executor ex(std::move(self->work_));
         Handler handler(std::move(self->handler_));
         free(self, node_alloc(handler));
-        net::post(ex, [handler = std::move(handler),
-                       args = std::make_tuple(std::move(args)...)]() mutable {
+        auto call = [handler = std::move(handler),
+                     args = std::make_tuple(std::move(args)...)]() mutable {
             std::apply(std::move(handler), std::move(args));
-        });
+        };
+        if (here)
+            net::dispatch(ex, std::move(call));
+        else
+            net::post(ex, std::move(call));
     }
 
     static void do_destroy(base* b) {

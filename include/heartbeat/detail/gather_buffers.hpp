@@ -15,7 +15,7 @@ namespace heartbeat::detail {
 class gather_buffers {
 public:
     static constexpr std::size_t inline_capacity = 4;
-    static constexpr std::size_t max_capacity = 48;
+    static constexpr std::size_t max_capacity = 64; // what Asio passes to one writev
 
     std::size_t size() const noexcept { return size_; }
     bool has_room(std::size_t n) const noexcept { return size_ + n <= max_capacity; }

@@ -171,6 +171,7 @@ private:
     void start_read();
     void on_read(error_code ec, std::size_t n);
     void decode_available(time_point now);
+    void decode_loop(time_point now);
     void deliver(std::string frame);
     bool flooded(time_point now) noexcept;
     void resume_reading();
@@ -204,6 +205,33 @@ private:
 
     bool live() const noexcept { return phase_ == phase::running; }
 
+    /// Marks the inside of one of the session's own completion handlers: completions may run
+    /// the user's handler right here, and writes wait for the end of the scope to go out
+    /// together. Restores the flags even if a handler throws.
+    struct handler_scope {
+        explicit handler_scope(session_state& s) noexcept
+            : state(s) {
+            state.defer_writes_ = state.run_inline_ = true;
+        }
+        ~handler_scope() { state.defer_writes_ = state.run_inline_ = false; }
+        handler_scope(const handler_scope&) = delete;
+        handler_scope& operator=(const handler_scope&) = delete;
+        session_state& state;
+    };
+
+    /// Completes `node`: inline inside a handler_scope (but never from inside user code that
+    /// we ran inline: its async_receive is an initiating function), posted otherwise.
+    template <class Node, class... A>
+    void complete(Node* node, A&&... args) {
+        if (!run_inline_) {
+            node->complete(std::forward<A>(args)...);
+            return;
+        }
+        run_inline_ = false;
+        node->complete_here(std::forward<A>(args)...);
+        run_inline_ = true;
+    }
+
     Stream stream_;
     Framing framing_;
     const options opts_;
@@ -221,7 +249,10 @@ private:
     // Read side.
     frame_buffer read_buffer_;
     bool reading_ = false;
-    bool read_paused_ = false; // receive queue full: TCP backpressure
+    bool decoding_ = false;
+    bool defer_writes_ = false; // inside a handler_scope: the scope's end writes
+    bool run_inline_ = false;   // inside a handler_scope and not inside user code
+    bool read_paused_ = false;  // receive queue full: TCP backpressure
     frame_queue received_;
     std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;

@@ -33,26 +33,41 @@ void session_state<Stream, Framing>::start_read() {
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
     reading_ = false;
-    if (live()) {
-        if (ec) {
-            stop(ec);
-        } else {
-            const time_point now = clock::now();
-            if (opts_.adaptive_read_timeout_floor.count() > 0)
-                note_gap(now);
-            last_read_ = now; // any byte proves the peer alive, even inside a large frame
-            stats_.bytes_received += n;
-            read_buffer_.commit(n);
-            decode_available(now);
-            if (suspect_) // only a suspect session has anything to re-check per read
-                update_health(now);
-            start_read();
-        }
+    if (!live())
+        return;
+    if (ec) {
+        stop(ec);
+        return;
     }
+    const time_point now = clock::now();
+    if (opts_.adaptive_read_timeout_floor.count() > 0)
+        note_gap(now);
+    last_read_ = now; // any byte proves the peer alive, even inside a large frame
+    stats_.bytes_received += n;
+    read_buffer_.commit(n);
+    {
+        // Frames go straight to waiting receivers; what they send in reply (and our PONGs) is
+        // gathered and written once, below.
+        const handler_scope scope(*this);
+        decode_available(now);
+    }
+    start_write();
+    if (suspect_) // only a suspect session has anything to re-check per read
+        update_health(now);
+    start_read();
 }
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::decode_available(time_point now) {
+    if (decoding_) // a receiver run from the loop below called async_receive
+        return;
+    decoding_ = true;
+    decode_loop(now);
+    decoding_ = false;
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::decode_loop(time_point now) {
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive
@@ -67,11 +82,14 @@ void session_state<Stream, Framing>::decode_available(time_point now) {
             return;
         }
         switch (r.kind) {
-        case frame_kind::data:
+        case frame_kind::data: {
             last_frame_ = now;
             ++stats_.frames_received;
-            deliver(std::string(read_buffer_.data() + r.payload_offset, r.payload_size));
-            break;
+            std::string frame(read_buffer_.data() + r.payload_offset, r.payload_size);
+            read_buffer_.consume(r.consumed); // before the receiver runs: it may re-enter
+            deliver(std::move(frame));
+            continue;
+        }
         case frame_kind::ping:
             ++stats_.pings_received;
             if (opts_.min_peer_ping_interval.count() > 0 && flooded(now)) {
@@ -105,7 +123,7 @@ bool session_state<Stream, Framing>::flooded(time_point now) noexcept {
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::deliver(std::string frame) {
     if (auto* n = receivers_.pop_front()) {
-        n->complete(error_code(), std::move(frame));
+        complete(n, error_code(), std::move(frame));
         return;
     }
     received_cost_ += frame.size() + sizeof(std::string);

@@ -20,7 +20,7 @@ struct write_op {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_write() {
-    if (!live() || writing_)
+    if (!live() || writing_ || defer_writes_)
         return;
     write_buffers_.clear();
     std::size_t heartbeat_size = 0;
@@ -114,11 +114,15 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         ping_in_batch_ = false;
         ++stats_.pings_sent;
     }
-    for (; batch_frames_ > 0; --batch_frames_) {
-        auto* node = send_queue_.pop_front();
-        send_queue_cost_ -= node->data.cost();
-        ++stats_.frames_sent;
-        node->complete(error_code());
+    {
+        // Senders run here; what they send next joins the next batch.
+        const handler_scope scope(*this);
+        for (; batch_frames_ > 0; --batch_frames_) {
+            auto* node = send_queue_.pop_front();
+            send_queue_cost_ -= node->data.cost();
+            ++stats_.frames_sent;
+            complete(node, error_code());
+        }
     }
     start_write();
     // The next PING is now due an interval from here; this only touches the timer when that
