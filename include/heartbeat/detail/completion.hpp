@@ -8,11 +8,82 @@
 
 #include <heartbeat/detail/config.hpp>
 
+#include <cstddef>
 #include <memory>
+#include <new>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace heartbeat::detail {
+
+/// A per-thread cache of the small blocks completion nodes live in, so the steady state of
+/// send/receive allocates nothing. (Asio's own recycling allocator keeps only two blocks per
+/// thread, which Asio's operations already use.)
+class node_cache {
+public:
+    static constexpr std::size_t granule = 32;
+    static constexpr std::size_t classes = 8; // blocks up to 256 bytes
+    static constexpr std::size_t depth = 8;   // cached blocks per size class
+
+    static void* allocate(std::size_t size) {
+        if (size == 0 || size > granule * classes)
+            return ::operator new(size);
+        node_cache& c = local();
+        const std::size_t k = (size - 1) / granule;
+        if (c.count_[k] > 0)
+            return c.blocks_[k][--c.count_[k]];
+        return ::operator new((k + 1) * granule);
+    }
+
+    static void deallocate(void* p, std::size_t size) noexcept {
+        if (size > 0 && size <= granule * classes) {
+            node_cache& c = local();
+            const std::size_t k = (size - 1) / granule;
+            if (c.count_[k] < depth) {
+                c.blocks_[k][c.count_[k]++] = p;
+                return;
+            }
+        }
+        ::operator delete(p);
+    }
+
+    node_cache() = default;
+    node_cache(const node_cache&) = delete;
+    node_cache& operator=(const node_cache&) = delete;
+    ~node_cache() {
+        for (std::size_t k = 0; k < classes; ++k)
+            while (count_[k] > 0)
+                ::operator delete(blocks_[k][--count_[k]]);
+    }
+
+private:
+    static node_cache& local() noexcept {
+        static thread_local node_cache cache;
+        return cache;
+    }
+
+    void* blocks_[classes][depth] = {};
+    std::size_t count_[classes] = {};
+};
+
+template <class T>
+struct cached_allocator {
+    using value_type = T;
+    cached_allocator() noexcept = default;
+    template <class U>
+    cached_allocator(const cached_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(node_cache::allocate(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { node_cache::deallocate(p, n * sizeof(T)); }
+    template <class U>
+    bool operator==(const cached_allocator<U>&) const noexcept {
+        return true;
+    }
+    template <class U>
+    bool operator!=(const cached_allocator<U>&) const noexcept {
+        return false;
+    }
+};
 
 /// `Data` is what the operation keeps beside its handler (a send keeps its payload).
 template <class Data, class... Args>
@@ -40,7 +111,7 @@ public:
 
 protected:
     struct vtable_type {
-        void (*complete)(completion*, bool, Args...);
+        void (*complete)(completion*, bool, Args&&...);
         void (*destroy)(completion*);
         void (*on_cancel)(completion*, cancel_fn, void*);
     };
@@ -52,8 +123,7 @@ private:
     const vtable_type* vtable_;
 };
 
-/// Nodes use the handler's allocator; a handler without one gets Asio's per-thread recycling
-/// allocator rather than plain new, as Asio's own operations do.
+/// Nodes use the handler's allocator; a handler without one gets the per-thread node cache.
 template <class Allocator>
 struct node_allocator_for {
     using type = Allocator;
@@ -61,7 +131,7 @@ struct node_allocator_for {
 };
 template <class T>
 struct node_allocator_for<std::allocator<T>> {
-    using type = net::recycling_allocator<T>;
+    using type = cached_allocator<T>;
     static type get(const std::allocator<T>&) noexcept { return type(); }
 };
 
@@ -85,7 +155,8 @@ public:
         , work_(net::prefer(net::get_associated_executor(handler, io_ex),
                             net::execution::outstanding_work.tracked))
         , handler_(std::forward<H>(handler))
-        , slot_(net::get_associated_cancellation_slot(handler_)) {}
+        , slot_(net::get_associated_cancellation_slot(handler_))
+        , same_executor_(same_executor(handler_, io_ex)) {}
 
     static allocator_type node_alloc(const Handler& handler) noexcept {
         return allocator_traits::get(
@@ -120,13 +191,19 @@ private:
             self->slot_.template emplace<cancel_handler>(cancel_handler{fn, context, b});
     }
 
-    static void do_complete(base* b, bool here, Args... args) {
+    static void do_complete(base* b, bool here, Args&&... args) {
         auto* self = static_cast<completion_impl*>(b);
         // Move everything out and free the node first, so the handler may start another
         // operation that reuses this memory.
+        const bool direct = here && self->same_executor_;
         work_executor ex(std::move(self->work_));
         Handler handler(std::move(self->handler_));
         free(self, node_alloc(handler));
+        if (direct) {
+            // We run in a handler of the session's executor, which is the handler's too.
+            std::move(handler)(std::move(args)...);
+            return;
+        }
         auto call = [handler = std::move(handler),
                      args = std::make_tuple(std::move(args)...)]() mutable {
             std::apply(std::move(handler), std::move(args));
@@ -135,6 +212,13 @@ private:
             net::dispatch(ex, std::move(call));
         else
             net::post(ex, std::move(call));
+    }
+
+    static bool same_executor(const Handler& handler, const IoExecutor& io_ex) noexcept {
+        if constexpr (std::is_same_v<handler_executor, IoExecutor>)
+            return net::get_associated_executor(handler, io_ex) == io_ex;
+        else
+            return false;
     }
 
     static void do_destroy(base* b) {
@@ -156,6 +240,7 @@ private:
     work_executor work_;
     Handler handler_;
     slot_type slot_;
+    bool same_executor_;
 };
 
 /// An intrusive FIFO of completions; it owns none of them.
