@@ -2,7 +2,7 @@
 # The cost analysis behind the targets run.sh checks: where the library's bytes, syscalls,
 # allocations and instructions go, next to the bare Asio server. Writes results/analysis.md.
 #
-#   bench/analyze.sh                 (after bench/run.sh, whose build and callgrind files it reuses)
+#   bench/analyze.sh                 (after bench/run.sh, whose build it reuses; about 2 minutes)
 #
 # 1. footprint: the heap blocks of one idle session, allocation by allocation, and what one
 #    echoed frame allocates.
@@ -10,7 +10,7 @@
 #    per heartbeat with 5,000 idle sessions.
 # 3. allocations per echoed frame with Asio's per-thread recycling cache at 2 blocks (default)
 #    and at 16 (lib_server_cache16), to show where the per-frame mallocs come from.
-# 4. callgrind: the functions with the most instructions per echoed frame, bare and lib.
+# 4. callgrind: the functions with the most instructions in the echo workload, bare and lib.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,10 +23,10 @@ OUT=$RESULTS/analysis.md
 cmake --build "$BUILD" >/dev/null
 
 PIDS=()
-alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+alive() { grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null; }
 cleanup() {
     local p
-    for p in "${PIDS[@]+"${PIDS[@]}"}"; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -39,7 +39,7 @@ start() { # start NAME ARGS... -> PID, PORT
     PIDS+=("$PID")
     PORT=
     for _ in $(seq 1 100); do
-        PORT=$(head -n1 "$out" 2>/dev/null | tr -dc 0-9)
+        PORT=$(head -n1 "$out" 2>/dev/null | tr -dc 0-9 || true)
         [ -n "$PORT" ] && return 0
         sleep 0.1
     done
@@ -85,7 +85,7 @@ syscalls() { # NAME MODE UNIT_KEY LOADGEN_ARGS...
     PIDS+=("$perf")
     sleep 0.2
     "$BUILD/loadgen" --port "$PORT" --mode "$mode" "$@" >"$RAW/an.$name.$mode.out" 2>/dev/null
-    kill -INT "$perf"
+    kill -INT "$perf" 2>/dev/null || true
     wait "$perf" 2>/dev/null || true
     stop
     local units
@@ -149,17 +149,22 @@ allocs() { # NAME
     echo
 } >>"$OUT"
 
-# 4. Where the instructions go (from run.sh's callgrind runs).
-if command -v callgrind_annotate >/dev/null && [ -f "$RAW/cg.lib.echo.callgrind" ]; then
+# 4. Where the instructions go: callgrind of the echo workload, this build.
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
     {
-        echo "## 4. callgrind: instructions by function (self cost) in the echo run, top 25"
+        echo "## 4. callgrind: instructions by function (self cost), 1 connection x 20,000 echoed lines"
         echo
         for s in bare lib; do
-            echo "### $s (run of $(kv "$RAW/cg.$s.echo.out" lines) echoed lines; divide by it for per frame)"
+            # shellcheck disable=SC2046
+            start cg.$s valgrind --tool=callgrind --callgrind-out-file="$RAW/an.cg.$s.callgrind" $(server_cmd $s)
+            "$BUILD/loadgen" --port "$PORT" --mode rr --connections 1 --count 20000 --seconds 300 \
+                >"$RAW/an.cg.$s.out" 2>/dev/null
+            stop
+            echo "### $s: $(sed -n 's/^summary:[[:space:]]*//p' "$RAW/an.cg.$s.callgrind") Ir in all for $(kv "$RAW/an.cg.$s.out" lines) lines (start-up included)"
             echo
             echo '```'
-            callgrind_annotate --threshold=95 "$RAW/cg.$s.echo.callgrind" 2>/dev/null |
-                sed -n "/^Ir/,\$p" | head -n 32 | cut -c1-200 || true
+            callgrind_annotate --threshold=95 "$RAW/an.cg.$s.callgrind" 2>/dev/null |
+                sed -n '/^Ir/,$p' | sed -n '6,30p' | cut -c1-200 || true
             echo '```'
             echo
         done

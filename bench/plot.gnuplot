@@ -9,7 +9,8 @@ set datafile missing "nan"
 set key top left
 set grid
 set logscale x
-set xtics (1000, 2000, 5000, 10000)
+set xtics (100, 200, 500, 1000, 2000, 5000, 10000)
+set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "idle sessions (PING every 1 s)"
 set multiplot layout 1,2 title "heartbeat bench: idle sessions (bare = hand-written Asio, go = goroutine per connection, lib = heartbeat_session)"
 set ylabel "server RSS per session (KiB)"

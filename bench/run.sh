@@ -13,7 +13,9 @@
 #   --no-callgrind      skip the callgrind and allocation-count runs
 #   --only "LIST"       run only these scenarios: idle pipeline rr frozen flood callgrind
 #                       allocations (the table shows n/a for the others)
-#   --build-dir DIR     where to build (default bench/build)
+#   --build-dir DIR     where to build (default bench/build); a directory that holds the
+#                       programs but no CMakeCache.txt (the root project's build/bench when
+#                       configured with -DHEARTBEAT_BUILD_BENCHMARKS=ON) is used as it is
 #   --results-dir DIR   where to write (default bench/results, bench/results/quick)
 # Environment: GO_MAXPROCS (default 1: every server runs on one core, like the two C++ servers),
 # BENCH_PIN=1 (pin the server to CPU 0 and the load generators to CPU 1: steadier on an
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift ;;
     --build-dir) BUILD=$2; shift ;;
     --results-dir) RESULTS=$2; shift ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -67,7 +69,7 @@ if [ $QUICK = 1 ]; then
     PIPE_CONNS=50; PIPE_WINDOW=1024; RR_CONNS=100; TP_SECONDS=1; TP_WARMUP=0.3
     FROZEN_LIVE=270; FROZEN_N=30; FREEZE_AFTER=1; FROZEN_MARGIN=0.5
     FLOOD_IDLE=200; FLOOD_CONNS=10; FLOOD_WINDOW=65536; FLOOD_SECONDS=1
-    CG_FRAMES=500; CG_CONNS=10; CG_PINGS=10; CG_INTERVAL=50; HEAP_N=200
+    CG_FRAMES=500; CG_CONNS=5; CG_PINGS=10; CG_INTERVAL=100; HEAP_N=200
 else
     REPS=${REPS:-3}
     SWEEP_NS="1000 2000 5000 10000"; IDLE_N=10000; IDLE_REPS=$(( REPS < 2 ? REPS : 2 ))
@@ -75,7 +77,7 @@ else
     PIPE_CONNS=50; PIPE_WINDOW=1024; RR_CONNS=100; TP_SECONDS=5; TP_WARMUP=0.5
     FROZEN_LIVE=9000; FROZEN_N=1000; FREEZE_AFTER=3; FROZEN_MARGIN=2
     FLOOD_IDLE=5000; FLOOD_CONNS=50; FLOOD_WINDOW=65536; FLOOD_SECONDS=6
-    CG_FRAMES=20000; CG_CONNS=100; CG_PINGS=50; CG_INTERVAL=50; HEAP_N=1000
+    CG_FRAMES=20000; CG_CONNS=20; CG_PINGS=50; CG_INTERVAL=100; HEAP_N=1000
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -98,6 +100,10 @@ install_missing() {
 
 build() {
     local gen=()
+    if [ ! -f "$BUILD/CMakeCache.txt" ] && [ -x "$BUILD/loadgen" ]; then
+        log "using the programs already built in $BUILD (e.g. by the root project)"
+        return 0
+    fi
     command -v ninja >/dev/null && gen=(-G Ninja)
     if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         cmake -S "$HERE" -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release >"$RAW/build.log" 2>&1 ||
@@ -116,11 +122,11 @@ untrack() {
     for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     PIDS=("${keep[@]+"${keep[@]}"}")
 }
-alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+alive() { grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null; }
 cleanup() {
     local p
     for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-        alive "$p" && kill -KILL "$p" 2>/dev/null
+        if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
     done
     wait 2>/dev/null || true
 }
@@ -150,7 +156,7 @@ start_server() {
     SERVER_PORT=
     local i
     for i in $(seq 1 300); do
-        SERVER_PORT=$(head -n1 "$out" 2>/dev/null | tr -dc 0-9)
+        SERVER_PORT=$(head -n1 "$out" 2>/dev/null | tr -dc 0-9 || true)
         [ -n "$SERVER_PORT" ] && return 0
         alive $SERVER_PID || break
         sleep 0.1
@@ -163,7 +169,7 @@ stop_server() {
     local pid=$SERVER_PID i
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 600); do alive "$pid" || break; sleep 0.1; done # callgrind dumps slowly
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     wait "$pid" 2>/dev/null || true
     untrack "$pid"
 }
@@ -370,10 +376,16 @@ scenario_flood() {
 
 # One server run under a wrapper (callgrind or the malloc counter) with a fixed workload.
 # fixed_run SRV KIND TAG WRAPPER...; KIND: echo echo0 idle idle0
+# The idle runs keep the ratios of the idle scenario (PING every 1 s, server PING interval 2 s,
+# read_timeout 3 s) on a 10x faster clock, so the library's timer wakes as often per heartbeat
+# as it does there; the echo runs use the settings of the echo scenarios.
 fixed_run() {
     local srv=$1 kind=$2 tag=$3
     shift 3
-    start_server $srv 60000 30000 $tag "$@"
+    case $kind in
+    echo*) start_server $srv 3000 2000 $tag "$@" ;;
+    idle*) start_server $srv $((CG_INTERVAL * 3)) $((CG_INTERVAL * 2)) $tag "$@" ;;
+    esac
     case $kind in
     echo) loadgen $tag --mode rr --connections 1 --count $CG_FRAMES --seconds 600 ;;
     echo0) loadgen $tag --mode rr --connections 1 --count 0 --seconds 600 ;;
@@ -390,12 +402,14 @@ scenario_callgrind() {
         warn "no valgrind: skipping the instruction counts"
         return
     fi
-    log "callgrind: $CG_FRAMES echoed lines on 1 connection; $CG_CONNS connections x $CG_PINGS heartbeats (minus runs with none)"
+    log "callgrind: $CG_FRAMES echoed lines on 1 connection; $CG_CONNS connections x $CG_PINGS heartbeats every $CG_INTERVAL ms (minus runs with none)"
     local srv kind tag ir
     for srv in bare lib; do
         for kind in echo echo0 idle idle0; do
             tag=cg.$srv.$kind
             fixed_run $srv $kind $tag valgrind --tool=callgrind --callgrind-out-file="$RAW/$tag.callgrind"
+            [ "$(kv "$RAW/$tag.out" closed_by_server)" = 0 ] ||
+                warn "$tag: the server closed sessions under valgrind: counts are off"
             ir=$(sed -n 's/^summary:[[:space:]]*//p; s/^totals:[[:space:]]*//p' "$RAW/$tag.callgrind" | head -n1 | awk '{ print $1 }')
             R[ir.$kind.$srv]=${ir:-nan}
         done
@@ -422,7 +436,7 @@ scenario_allocations() {
         # Heap held by idle sessions: live bytes with N sessions connected minus before.
         tag=heap.$srv
         start_server $srv $IDLE_TIMEOUT $LIB_INTERVAL $tag env LD_PRELOAD="$shim"
-        kill -USR1 $SERVER_PID
+        kill -USR1 $SERVER_PID || true
         "${PIN_C[@]+"${PIN_C[@]}"}" "$BUILD/loadgen" --port $SERVER_PORT --mode idle \
             --connections $HEAP_N --interval-ms $IDLE_INTERVAL --seconds 1 --warmup $IDLE_WARMUP \
             >"$RAW/$tag.out" 2>"$RAW/$tag.err" &
@@ -430,7 +444,7 @@ scenario_allocations() {
         track $lg
         wait_for_text "$RAW/$tag.err" connected= 60 || true
         sleep "$IDLE_WARMUP"
-        kill -USR1 $SERVER_PID
+        kill -USR1 $SERVER_PID || true
         wait $lg 2>/dev/null || true
         untrack $lg
         stop_server
