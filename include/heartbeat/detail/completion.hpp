@@ -17,14 +17,15 @@
 
 namespace heartbeat::detail {
 
-/// A per-thread cache of the small blocks completion nodes live in, so the steady state of
-/// send/receive allocates nothing. (Asio's own recycling allocator keeps only two blocks per
-/// thread, which Asio's operations already use.)
+/// A per-thread cache of the small blocks that completion nodes and the session's own Asio
+/// operations live in, so the steady state of reading, writing, sending and receiving allocates
+/// nothing. (Asio's recycling allocator keeps two blocks per thread: too few for a read, a
+/// write, a timer wait and their completions of different sizes.)
 class node_cache {
 public:
     static constexpr std::size_t granule = 32;
-    static constexpr std::size_t classes = 8; // blocks up to 256 bytes
-    static constexpr std::size_t depth = 8;   // cached blocks per size class
+    static constexpr std::size_t classes = 16; // blocks up to 512 bytes
+    static constexpr std::size_t depth = 8;    // cached blocks per size class
 
     static void* allocate(std::size_t size) {
         if (size == 0 || size > granule * classes)
@@ -97,12 +98,18 @@ public:
 
     /// Posts the handler with `args` and frees this node. For initiating functions, and any
     /// place the caller's own code may be on the stack.
-    void complete(Args... args) { vtable_->complete(this, false, std::move(args)...); }
+    template <class... A>
+    void complete(A&&... args) {
+        vtable_->complete(this, false, Args(std::forward<A>(args))...);
+    }
     /// Runs the handler here when the caller is already on its executor (else posts it), and
     /// frees this node. Only from the session's own completion handlers, once its state is
     /// consistent: this is what lets one read deliver many frames and gather their replies
     /// into one write, as a hand-written loop would.
-    void complete_here(Args... args) { vtable_->complete(this, true, std::move(args)...); }
+    template <class... A>
+    void complete_here(A&&... args) {
+        vtable_->complete(this, true, Args(std::forward<A>(args))...);
+    }
     /// Frees this node without running the handler (its work is released).
     void destroy() { vtable_->destroy(this); }
     /// Makes cancellation through the handler's slot call `fn(context, this, type)`, until the

@@ -11,6 +11,8 @@ namespace heartbeat::detail {
 template <class Stream, class Framing>
 struct read_op {
     op_ref<session_state<Stream, Framing>> self;
+    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
+    allocator_type get_allocator() const noexcept { return {}; }
     void operator()(error_code ec, std::size_t n) {
         const auto claim = std::move(self); // released after on_read returns
         claim->on_read(ec, n);

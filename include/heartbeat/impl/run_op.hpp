@@ -12,6 +12,8 @@ namespace heartbeat::detail {
 template <class Stream, class Framing>
 struct finish_op {
     op_ref<session_state<Stream, Framing>> self;
+    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
+    allocator_type get_allocator() const noexcept { return {}; }
     void operator()() { const auto claim = std::move(self); }
 };
 

@@ -14,6 +14,8 @@ namespace heartbeat::detail {
 template <class Stream, class Framing>
 struct sentry_op {
     op_ref<session_state<Stream, Framing>> self;
+    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
+    allocator_type get_allocator() const noexcept { return {}; }
     void operator()(error_code ec) {
         const auto claim = std::move(self);
         claim->on_timer(ec);
