@@ -446,3 +446,33 @@ TEST_CASE("PINGs come about every ping_interval and never faster", "[session][li
     s.close();
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }
+
+TEST_CASE("PINGs keep their interval after a stall of the event loop",
+          "[session][liveness][stall]") {
+    // ping_interval: "How often to PING when we wrote nothing else". A stall of our own loop
+    // must not silence us afterwards: the peer judges us by our PINGs.
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    heartbeat::options o = test_options();
+    o.ping_interval = 20ms;
+    o.read_timeout = 800ms; // the peer only reads; nothing here is about our read deadline
+    line_session s(std::move(pair.a), o);
+    raw_peer peer(std::move(pair.b));
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+    run_for(ioc, 100ms, [&] { return run.done(); });
+    REQUIRE_FALSE(run.done());
+    asio::post(ioc, [] { std::this_thread::sleep_for(300ms); });
+    run_for(ioc, 1ms); // the stall
+    const auto before = count_of(peer.received(), "PING\n");
+    run_for(ioc, 150ms, [&] { return run.done(); }); // seven or eight intervals
+    const auto after = count_of(peer.received(), "PING\n");
+    INFO((after - before) << " PINGs in the 150 ms after the stall");
+    CHECK(s.statistics().stalls >= 1u);
+    CHECK(after - before >= 4u);
+    CHECK_FALSE(run.done());
+    s.close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+}
