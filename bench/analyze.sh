@@ -63,7 +63,7 @@ server_cmd() {
 {
     echo "# heartbeat benchmarks: cost analysis"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown); produced by bench/analyze.sh."
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/"); produced by bench/analyze.sh."
     echo
     echo "## 1. Heap of one idle session, and of one echoed frame (bench/footprint)"
     echo

@@ -13,6 +13,7 @@
 #   --no-callgrind      skip the callgrind and allocation-count runs
 #   --only "LIST"       run only these scenarios: idle pipeline rr frozen flood callgrind
 #                       allocations (the table shows n/a for the others)
+#   --servers "LIST"    only these of bare go lib (n/a for the others)
 #   --build-dir DIR     where to build (default bench/build); a directory that holds the
 #                       programs but no CMakeCache.txt (the root project's build/bench when
 #                       configured with -DHEARTBEAT_BUILD_BENCHMARKS=ON) is used as it is
@@ -29,6 +30,7 @@ REPS=
 INSTALL=1
 CALLGRIND=1
 ONLY="idle pipeline rr frozen flood callgrind allocations"
+SERVERS="bare go lib"
 BUILD=
 RESULTS=
 while [ $# -gt 0 ]; do
@@ -38,9 +40,10 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0 ;;
     --no-callgrind) CALLGRIND=0 ;;
     --only) ONLY=$2; shift ;;
+    --servers) SERVERS=$2; shift ;;
     --build-dir) BUILD=$2; shift ;;
     --results-dir) RESULTS=$2; shift ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -186,7 +189,7 @@ loadgen() {
 kv() { tr ' ' '\n' <"$1" 2>/dev/null | sed -n "s/^$2=//p" | tail -n1; }
 
 median() {
-    printf '%s\n' "$@" | grep -E '^-?[0-9.e+-]+$' | sort -g |
+    printf '%s\n' "$@" | { grep -E '^-?[0-9.e+-]+$' || true; } | sort -g |
         awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
                                    else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
@@ -200,7 +203,6 @@ TSV=$RAW/table.tsv
 # row SCENARIO UNIT BARE GO LIB CHECK THRESHOLD TARGET_TEXT
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
 
-SERVERS="bare go lib"
 have_go=1
 [ -x "$BUILD/go_server" ] || { have_go=0; }
 
@@ -231,12 +233,12 @@ scenario_idle() {
             done
         done
         local line=$n
-        for srv in $SERVERS; do line+=" $(median ${rss[$srv]:-})"; done
-        for srv in $SERVERS; do line+=" $(median ${cpu[$srv]:-})"; done
+        for srv in bare go lib; do line+=" $(median ${rss[$srv]:-})"; done
+        for srv in bare go lib; do line+=" $(median ${cpu[$srv]:-})"; done
         echo "$line" >>"$dat"
         log "  N=$n  rss B/session bare/go/lib and cpu us/heartbeat bare/go/lib: ${line#* }"
         if [ "$n" = "$IDLE_N" ]; then
-            for srv in $SERVERS; do
+            for srv in bare go lib; do
                 R[rss.$srv]=$(median ${rss[$srv]:-})
                 R[cpu.$srv]=$(median ${cpu[$srv]:-})
             done
@@ -264,7 +266,7 @@ throughput() {
             p[$srv]+=" $(kv "$RAW/$tag.out" server_cpu_pct)"
         done
     done
-    for srv in $SERVERS; do
+    for srv in bare go lib; do
         R[$key.$srv]=$(median ${v[$srv]:-})
         R[$key.cpu.$srv]=$(median ${c[$srv]:-})
         R[$key.pct.$srv]=$(median ${p[$srv]:-})
@@ -542,7 +544,7 @@ mode="full run"
 [ $QUICK = 1 ] && mode="quick run (small N, short windows: not for comparison)"
 header="# heartbeat benchmarks: $mode
 
-$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r), load average before/after: $LOAD_BEFORE / $LOAD_AFTER; throughput: median of $REPS runs; server pinned to CPU 0 and load generators to CPU 1: $([ ${#PIN_S[@]} -gt 0 ] && echo yes || echo no); Go with GOMAXPROCS=$GO_PROCS; took $(($(date +%s) - T0)) s."
+$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/"), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r), load average before/after: $LOAD_BEFORE / $LOAD_AFTER; throughput: median of $REPS runs; server pinned to CPU 0 and load generators to CPU 1: $([ ${#PIN_S[@]} -gt 0 ] && echo yes || echo no); Go with GOMAXPROCS=$GO_PROCS; took $(($(date +%s) - T0)) s."
 echo
 render "$header"
 echo
