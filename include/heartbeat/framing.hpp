@@ -8,7 +8,9 @@
 //       is there yet; `frame` with its kind, the payload's offset and size within `data`, the
 //       bytes it `consumed` and, for heartbeats that carry one, their `heartbeat_id`; or `failed`
 //       with an error (frame_too_large, protocol). It must fail rather than ask for more once
-//       `size` exceeds max_frame_size + max_overhead: the session never buffers more than that.
+//       `size` exceeds max(max_frame_size + max_overhead, max_heartbeat_size): the session never
+//       buffers more than that. Heartbeats are the library's own frames: accept them whatever
+//       max_frame_size is.
 //   std::size_t encode_header(std::size_t payload_size, char* out);
 //   std::size_t encode_trailer(char* out);
 //       Write the bytes that go before / after a data payload (at most max_header_size /

@@ -25,7 +25,8 @@ public:
         const void* nl = std::memchr(data + from, '\n', size - from);
         if (!nl) {
             scanned_ = size;
-            if (size > max_frame_size + 1) // + a possible '\r' still waiting for its '\n'
+            // + a possible '\r' still waiting for its '\n'; a heartbeat always fits.
+            if (size > (max_frame_size < 4 ? 4 : max_frame_size) + 1)
                 return decode_result::fail(error::frame_too_large);
             return decode_result::more();
         }
@@ -34,13 +35,13 @@ public:
         std::size_t len = end;
         if (len > 0 && data[len - 1] == '\r')
             --len;
-        if (len > max_frame_size)
-            return decode_result::fail(error::frame_too_large);
         frame_kind kind = frame_kind::data;
         if (len == 4 && std::memcmp(data, "PING", 4) == 0)
             kind = frame_kind::ping;
         else if (len == 4 && std::memcmp(data, "PONG", 4) == 0)
             kind = frame_kind::pong;
+        else if (len > max_frame_size)
+            return decode_result::fail(error::frame_too_large);
         return decode_result::make(kind, 0, kind == frame_kind::data ? len : 0, end + 1);
     }
 

@@ -157,6 +157,8 @@ private:
     friend struct sentry_op;
     template <class, class>
     friend struct finish_op;
+    template <class, class>
+    friend struct receive_delivery;
     friend class op_ref<session_state>;
     using ref = op_ref<session_state>;
 
@@ -173,6 +175,7 @@ private:
     void decode_available(time_point now);
     void decode_loop(time_point now);
     void deliver(std::string frame);
+    void post_receive(receive_node* node, error_code ec, std::string frame);
     bool flooded(time_point now) noexcept;
     void resume_reading();
 
@@ -256,6 +259,7 @@ private:
     frame_queue received_;
     std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;
+    std::size_t posted_receives_ = 0; // receive completions queued and not yet run
     time_point last_read_{};
     time_point last_frame_{};
 

@@ -23,7 +23,9 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_read() {
     if (!live() || reading_ || read_paused_)
         return;
-    const auto space = read_buffer_.prepare(opts_.max_frame_size + Framing::max_overhead);
+    // Room for one maximal frame, and always for a heartbeat, whatever max_frame_size says.
+    const auto space = read_buffer_.prepare(
+        std::max(opts_.max_frame_size + Framing::max_overhead, Framing::max_heartbeat_size));
     if (space.size() == 0) { // a Framing that asked for more than its max_overhead allows
         stop(error::frame_too_large);
         return;
@@ -125,7 +127,10 @@ bool session_state<Stream, Framing>::flooded(time_point now) noexcept {
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::deliver(std::string frame) {
     if (auto* n = receivers_.pop_front()) {
-        complete(n, error_code(), std::move(frame));
+        if (run_inline_ && posted_receives_ == 0)
+            complete(n, error_code(), std::move(frame));
+        else // behind receive completions already queued, or from an initiating function
+            post_receive(n, error_code(), std::move(frame));
         return;
     }
     received_cost_ += frame.size() + sizeof(std::string);

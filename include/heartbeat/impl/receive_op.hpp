@@ -6,6 +6,51 @@
 
 namespace heartbeat::detail {
 
+/// A receive completion that could not run inline, queued on the session's executor. Receive
+/// completions must reach their handlers in frame order; while one of these is queued, the
+/// reader posts too instead of running a later receive ahead of it.
+template <class Stream, class Framing>
+struct receive_delivery {
+    using state_type = session_state<Stream, Framing>;
+    using allocator_type = cached_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+
+    op_ref<state_type> self;
+    typename state_type::receive_node* node;
+    error_code ec;
+    std::string frame;
+
+    receive_delivery(state_type* s, typename state_type::receive_node* n, error_code e,
+                     std::string f)
+        : self(s)
+        , node(n)
+        , ec(e)
+        , frame(std::move(f)) {}
+    receive_delivery(receive_delivery&& other) noexcept
+        : self(std::move(other.self))
+        , node(std::exchange(other.node, nullptr))
+        , ec(other.ec)
+        , frame(std::move(other.frame)) {}
+    receive_delivery& operator=(receive_delivery&&) = delete;
+    ~receive_delivery() {
+        if (node) // never ran: the io_context was destroyed first
+            node->destroy();
+    }
+
+    void operator()() {
+        const auto claim = std::move(self);
+        --claim->posted_receives_;
+        std::exchange(node, nullptr)->complete_here(ec, std::move(frame));
+    }
+};
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::post_receive(receive_node* node, error_code ec,
+                                                  std::string frame) {
+    ++posted_receives_;
+    net::post(get_executor(), receive_delivery<Stream, Framing>(this, node, ec, std::move(frame)));
+}
+
 template <class Stream, class Framing>
 template <class Handler>
 void session_state<Stream, Framing>::start_receive(Handler&& handler) {
@@ -15,12 +60,12 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
     if (!received_.empty()) {
         std::string frame = received_.pop();
         received_cost_ -= frame.size() + sizeof(std::string);
-        node->complete(error_code(), std::move(frame));
+        post_receive(node, error_code(), std::move(frame));
         resume_reading();
         return;
     }
     if (phase_ == phase::stopping || phase_ == phase::stopped) {
-        node->complete(reason_, std::string());
+        post_receive(node, reason_, std::string());
         return;
     }
     receivers_.push_back(node);
@@ -31,8 +76,9 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::cancel_receive(void* self, receive_node* node,
                                                     net::cancellation_type) {
     // Nothing was consumed for a waiting receive, so every cancellation type is honoured.
-    static_cast<session_state*>(self)->receivers_.erase(node);
-    node->complete(net::error::operation_aborted, std::string());
+    auto* s = static_cast<session_state*>(self);
+    s->receivers_.erase(node);
+    s->post_receive(node, net::error::operation_aborted, std::string());
 }
 
 } // namespace heartbeat::detail

@@ -55,7 +55,7 @@ void session_state<Stream, Framing>::stop(error_code reason) {
     close_stream(stream_);
     // Waiting receivers learn why the session ended; queued frames are still delivered first.
     while (auto* n = receivers_.pop_front())
-        n->complete(reason_, std::string());
+        post_receive(n, reason_, std::string());
     // Sends not yet on the wire fail now; the batch in flight fails when its write completes.
     for (auto* n = send_queue_.front(); n;) {
         auto* next = n->next;
