@@ -60,11 +60,13 @@ auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
         if (opts_.idle_timeout.count() > 0)
             wake = std::min(wake, last_frame_ + opts_.idle_timeout);
     }
-    if (opts_.ping_interval.count() > 0 && !writing_)
-        wake = std::min(wake, last_write_ + ping_delay_);
     if (health_observer_ && !suspect_)
         wake = std::min(wake, suspect_at());
-    return wake == time_point::max() ? wake : std::max(wake, judge_after_);
+    if (wake != time_point::max()) // verdicts wait for the grace after a stall; PINGs do not
+        wake = std::max(wake, judge_after_);
+    if (opts_.ping_interval.count() > 0 && !writing_)
+        wake = std::min(wake, last_write_ + ping_delay_);
+    return wake;
 }
 
 template <class Stream, class Framing>
@@ -148,14 +150,16 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
         judge_after_ = now + stall_grace();
         if (opts_.ping_interval.count() > 0 && !writing_)
             send_ping(now);
-    } else if (now >= judge_after_) {
-        if (writing_ && opts_.write_timeout.count() > 0 &&
+    } else {
+        // After a stall only the verdicts wait for the grace; PINGs keep their interval.
+        const bool judge = now >= judge_after_;
+        if (judge && writing_ && opts_.write_timeout.count() > 0 &&
             now - last_write_progress_ >= opts_.write_timeout)
             stop(error::write_timeout);
-        else if (!read_paused_ && opts_.read_timeout.count() > 0 &&
+        else if (judge && !read_paused_ && opts_.read_timeout.count() > 0 &&
                  now - last_read_ >= read_deadline())
             stop(error::timeout);
-        else if (!read_paused_ && opts_.idle_timeout.count() > 0 &&
+        else if (judge && !read_paused_ && opts_.idle_timeout.count() > 0 &&
                  now - last_frame_ >= opts_.idle_timeout)
             stop(error::idle_timeout);
         else if (opts_.ping_interval.count() > 0 && !writing_ && now - last_write_ >= ping_delay_)
