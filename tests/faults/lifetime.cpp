@@ -6,7 +6,8 @@
 // Stages: before async_run, with a large frame in flight, with half a frame read, inside the
 // run, receive and send completion handlers, while only internal operations are pending, and
 // with the io_context destroyed under them. Actions: the handle destroyed or move-assigned
-// over, close(), and cancellation of each operation through its slot with each type.
+// over, close(), and cancellation of each operation through its slot with each type, also
+// after its result was decided but before its handler ran.
 #include "fault_support.hpp"
 
 #include <heartbeat/heartbeat.hpp>
@@ -367,6 +368,61 @@ void cancellation_at_every_stage() {
     }
 }
 
+/// Cancellation that arrives after an operation's completion was decided but before its handler
+/// ran (a receive given a held frame, a send refused at once, a run already ended) must change
+/// nothing: the handler runs once, with the original result.
+void cancel_after_completion_was_queued() {
+    using ct = asio::cancellation_type;
+    for (ct type : {ct::terminal, ct::partial, ct::total}) {
+        world w;
+        records recs(w);
+        {
+            asio::cancellation_signal rx_sig, send_sig, run_sig;
+            asio::io_context ioc;
+            auto pair = make_pair(ioc);
+            auto o = lifetime_options();
+            o.max_frame_size = 64;
+            o.send_queue_limit = 64;
+            std::optional<line_session> s(std::in_place, std::move(pair.ours), o);
+            auto run = recs.make("run");
+            s->async_run(asio::bind_cancellation_slot(run_sig.slot(), probe(run)));
+            write_raw(pair.theirs, "held\n");
+            HBF_CHECK(run_until(ioc, [&] { return s->statistics().frames_received == 1; }));
+            // The frame is held: this receive's result is decided now, its handler queued.
+            auto rx = recs.make("receive of a held frame, then cancelled");
+            s->async_receive(asio::bind_cancellation_slot(rx_sig.slot(), probe(rx)));
+            rx_sig.emit(type);
+            // A send refused at once (too large), then cancelled.
+            auto refused = recs.make("refused send, then cancelled");
+            s->async_send(std::string(65, 'x'),
+                          asio::bind_cancellation_slot(send_sig.slot(), probe(refused)));
+            send_sig.emit(type);
+            HBF_CHECK(run_until(ioc, [&] { return rx->calls == 1 && refused->calls == 1; }));
+            HBF_CHECK_MSG(!rx->ec && rx->frame == "held", "receive: %s, frame '%s'",
+                          rx->ec.message().c_str(), rx->frame.c_str());
+            HBF_CHECK(refused->ec == heartbeat::error::frame_too_large);
+            // A receive that waits (its slot connected) when the session ends: its result is
+            // decided by stop(), then it is cancelled before its handler ran.
+            asio::cancellation_signal wait_sig;
+            auto waiting = recs.make("waiting receive, session closed, then cancelled");
+            s->async_receive(asio::bind_cancellation_slot(wait_sig.slot(), probe(waiting)));
+            ioc.restart();
+            ioc.poll();
+            s->close();          // posts the stop
+            ioc.run_one_for(1s); // runs it: the receive's completion is queued, not run
+            wait_sig.emit(type);
+            run_sig.emit(type);
+            HBF_CHECK(hbf::drain(ioc));
+            HBF_CHECK(waiting->ec == asio::error::operation_aborted);
+            HBF_CHECK(run->ec == asio::error::operation_aborted);
+            s.reset();
+            HBF_CHECK(hbf::drain(ioc));
+            recs.check_exactly_once("cancel after the completion was queued");
+        }
+        w.ioc_gone = true;
+    }
+}
+
 /// The io_context is destroyed while the session (or only its internal operations) still has
 /// work in it: handlers are destroyed unrun, the state is freed, nothing leaks (LeakSanitizer).
 void io_context_destroyed_under_the_session() {
@@ -544,6 +600,7 @@ int main(int argc, char** argv) {
     destroy_inside_handlers();
     move_assign_over_running();
     cancellation_at_every_stage();
+    cancel_after_completion_was_queued();
     io_context_destroyed_under_the_session();
     std::mt19937 rng(12345);
     int ended_by_ioc = 0;
@@ -553,7 +610,7 @@ int main(int argc, char** argv) {
         else
             random_round<heartbeat::length_prefixed_framing>(rng, ended_by_ioc);
     }
-    std::printf("lifetime: 7 fixed scenarios and %d random rounds (%d ending with the "
+    std::printf("lifetime: 8 fixed scenarios and %d random rounds (%d ending with the "
                 "io_context destroyed) in %.1f s: %d failed checks\n",
                 rounds, ended_by_ioc, hbf::ms(clock::now() - start) / 1000, hbf::check_failures());
     return hbf::check_failures() == 0 ? 0 : 1;

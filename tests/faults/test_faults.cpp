@@ -44,8 +44,9 @@ using error_code = std::error_code;
 using line_session = heartbeat::heartbeat_session<tcp::socket>;
 using lp_session = heartbeat::heartbeat_session<tcp::socket, heartbeat::length_prefixed_framing>;
 
-constexpr double early_ms = 5;  // a deadline may look this early (clock rounding)
-constexpr double late_ms = 150; // and this much later than due, plus an interval
+constexpr double early_ms = 5;    // a deadline may look this early (clock rounding)
+constexpr double late_ms = 150;   // and this much later than due, plus an interval
+constexpr double sampled_ms = 20; // write progress is sampled by a 1 ms timer, late under load
 
 /// Marks a test as skipped for CTest (SKIP_REGULAR_EXPRESSION) and for a reader of the log.
 void skip(const std::string& why) {
@@ -390,7 +391,7 @@ TEST_CASE("a peer that stops reading ends the session with write_timeout and mem
         CHECK(end->ec == heartbeat::error::write_timeout);
         CHECK(sender.d->refused > 0); // send_queue_full once the limit was reached
         const double stalled = ms(end->when - progress.last);
-        CHECK(stalled >= ms(write) - early_ms);
+        CHECK(stalled >= ms(write) - sampled_ms);
         CHECK(stalled <= ms(write) + late_ms);
         from_progress.add(stalled);
         const double offered_mib = attempts * 16.0 / 1024;
@@ -638,7 +639,7 @@ TEST_CASE("sending into a vanished host ends the session with write_timeout befo
         CHECK(end->ec == heartbeat::error::write_timeout);
         const double stalled = ms(end->when - progress.last);
         const double detect = ms(end->when - applied);
-        CHECK(stalled >= ms(write) - early_ms);
+        CHECK(stalled >= ms(write) - sampled_ms);
         CHECK(stalled <= ms(write) + late_ms);
         CHECK(detect <= ms(write + ping) + late_ms);
         from_fault.add(detect);
@@ -727,14 +728,15 @@ struct raw_peer {
     std::shared_ptr<ending> end;
     std::unique_ptr<collector<Session>> frames;
 
-    explicit raw_peer(heartbeat::options o) {
+    explicit raw_peer(heartbeat::options o, bool collect = true) {
         tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
         peer.connect(acceptor.local_endpoint());
         tcp::socket server(ioc);
         acceptor.accept(server);
         session = std::make_shared<Session>(std::move(server), o);
         end = run(session);
-        frames = std::make_unique<collector<Session>>(session);
+        if (collect)
+            frames = std::make_unique<collector<Session>>(session);
     }
     ~raw_peer() {
         error_code ignored;
@@ -930,4 +932,26 @@ TEST_CASE("random garbage decodes exactly as the reference says, or fails cleanl
           "[faults][hostile]") {
     random_garbage<line_session>(&hbref::decode_line, "line", false);
     random_garbage<lp_session>(&hbref::decode_length_prefixed, "length-prefixed", true);
+}
+
+TEST_CASE("frames reach several outstanding receives in order after a receive-queue pause",
+          "[faults][hostile]") {
+    // BUGS.md, bug 2: a frame decoded by a read that resuming started is handed inline to a
+    // waiting receive, ahead of an earlier frame whose completion is still queued.
+    heartbeat::options o = hostile_options(64);
+    o.receive_queue_limit = 128;        // two 40-byte frames (plus bookkeeping) fill it
+    raw_peer<line_session> t(o, false); // this test receives by itself
+    const std::string a(40, 'A'), b(40, 'B'), c(40, 'C');
+    asio::write(t.peer, asio::buffer(a + "\n" + b + "\n"));
+    hbf::run_for(t.ioc, 100ms);                  // A and B held; reading paused
+    asio::write(t.peer, asio::buffer(c + "\n")); // C waits in the socket
+    std::string order;
+    for (int i = 0; i < 3; ++i)
+        t.session->async_receive([&order](error_code ec, std::string f) {
+            if (!ec)
+                order += f[0];
+        });
+    hbf::run_until(
+        t.ioc, [&] { return order.size() == 3; }, 2s);
+    CHECK(order == "ABC");
 }
