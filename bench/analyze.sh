@@ -2,7 +2,7 @@
 # The cost analysis behind the targets run.sh checks: where the library's bytes, syscalls,
 # allocations and instructions go, next to the bare Asio server. Writes results/analysis.md.
 #
-#   bench/analyze.sh                 (after bench/run.sh, whose build it reuses; about 2 minutes)
+#   bench/analyze.sh                 (after bench/run.sh, whose build it reuses; about 4 minutes)
 #
 # 1. footprint: the heap blocks of one idle session, allocation by allocation, and what one
 #    echoed frame allocates.
@@ -10,7 +10,10 @@
 #    per heartbeat with 5,000 idle sessions.
 # 3. allocations per echoed frame with Asio's per-thread recycling cache at 2 blocks (default)
 #    and at 16 (lib_server_cache16), to show where the per-frame mallocs come from.
-# 4. callgrind: the functions with the most instructions in the echo workload, bare and lib.
+# 4. callgrind, request-response: instructions, allocations, posted handlers and syscalls per
+#    echoed frame (calls counted by cg_calls.py when python3 is there).
+# 5. callgrind, pipelined: instructions per echoed line.
+# 6. callgrind: the functions with the most instructions, bare and lib.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +24,7 @@ mkdir -p "$RAW"
 OUT=$RESULTS/analysis.md
 [ -x "$BUILD/lib_server" ] || { echo "analyze.sh: build first (bench/run.sh)" >&2; exit 1; }
 cmake --build "$BUILD" >/dev/null
+CODE="commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/")"
 
 PIDS=()
 alive() { grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null; }
@@ -63,7 +67,7 @@ server_cmd() {
 {
     echo "# heartbeat benchmarks: cost analysis"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/"); produced by bench/analyze.sh."
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $CODE (as built at the start); produced by bench/analyze.sh."
     echo
     echo "## 1. Heap of one idle session, and of one echoed frame (bench/footprint)"
     echo
@@ -149,22 +153,60 @@ allocs() { # NAME
     echo
 } >>"$OUT"
 
-# 4. Where the instructions go: callgrind of the echo workload, this build.
+# 4. Where the instructions go: callgrind of the echo workloads, this build.
+cg_run() { # NAME TAG LOADGEN_ARGS...: callgrind one server run; sets IR
+    local name=$1 tag=$2
+    shift 2
+    # shellcheck disable=SC2046
+    start cg.$name.$tag valgrind --tool=callgrind --callgrind-out-file="$RAW/an.cg.$name.$tag.callgrind" $(server_cmd $name)
+    "$BUILD/loadgen" --port "$PORT" "$@" >"$RAW/an.cg.$name.$tag.out" 2>/dev/null
+    stop
+    IR=$(sed -n 's/^summary:[[:space:]]*//p' "$RAW/an.cg.$name.$tag.callgrind" | awk '{ print $1 }')
+}
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
     {
-        echo "## 4. callgrind: instructions by function (self cost), 1 connection x 20,000 echoed lines"
+        echo "## 4. callgrind: request-response echo, 1 connection x 20,000 lines"
+        echo
+        echo "Per echoed frame: (run - run with no frame) / frames."
+        echo
+        echo "| server | Ir per frame | mallocs | scheduler ops posted | epoll_wait | recv | send | timerfd_settime | std::string moves |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for s in bare lib; do
+            cg_run $s echo0 --mode rr --connections 1 --count 0
+            local_ir0=$IR
+            cg_run $s echo --mode rr --connections 1 --count 20000 --seconds 300
+            lines=$(kv "$RAW/an.cg.$s.echo.out" lines)
+            printf '| %s | %.0f |' $s "$(awk -v a="$IR" -v b="$local_ir0" -v n="$lines" 'BEGIN { print (a - b) / n }')"
+            if command -v python3 >/dev/null; then
+                python3 "$HERE/cg_calls.py" "$RAW/an.cg.$s.echo.callgrind" "$RAW/an.cg.$s.echo0.callgrind" "$lines" \
+                    'malloc=^malloc$' 'posted=scheduler::post_(immediate|deferred)_completion' \
+                    'epoll_wait=^epoll_wait' 'recv=^(__libc_)?recv' 'send=^(__libc_)?send' \
+                    'timerfd=timerfd_settime' \
+                    'moves=basic_string\(std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >&&\)' |
+                    awk -F'\t' '{ printf " %s |", $2 } END { print "" }'
+            else
+                echo " | | | | | | |"
+            fi
+        done
+        echo
+        echo "## 5. callgrind: pipelined echo, 50 connections x 1 KiB in flight, 3 s"
+        echo
+        echo "| server | lines echoed | Ir per line (start-up included) |"
+        echo "|---|---:|---:|"
+        for s in bare lib; do
+            cg_run $s pipe --mode pipeline --connections 50 --window 1024 --seconds 3 --warmup 0
+            lines=$(kv "$RAW/an.cg.$s.pipe.out" lines)
+            printf '| %s | %s | %.0f |\n' $s "$lines" "$(awk -v a="$IR" -v n="$lines" 'BEGIN { print a / n }')"
+        done
+        echo
+        echo "## 6. callgrind: the functions with the most instructions (self cost) in the request-response run"
         echo
         for s in bare lib; do
-            # shellcheck disable=SC2046
-            start cg.$s valgrind --tool=callgrind --callgrind-out-file="$RAW/an.cg.$s.callgrind" $(server_cmd $s)
-            "$BUILD/loadgen" --port "$PORT" --mode rr --connections 1 --count 20000 --seconds 300 \
-                >"$RAW/an.cg.$s.out" 2>/dev/null
-            stop
-            echo "### $s: $(sed -n 's/^summary:[[:space:]]*//p' "$RAW/an.cg.$s.callgrind") Ir in all for $(kv "$RAW/an.cg.$s.out" lines) lines (start-up included)"
+            echo "### $s"
             echo
             echo '```'
-            callgrind_annotate --threshold=95 "$RAW/an.cg.$s.callgrind" 2>/dev/null |
-                sed -n '/^Ir/,$p' | sed -n '6,30p' | cut -c1-200 || true
+            callgrind_annotate --threshold=95 "$RAW/an.cg.$s.echo.callgrind" 2>/dev/null |
+                sed -n '/^Ir/,$p' | sed -n '6,26p' | cut -c1-200 || true
             echo '```'
             echo
         done

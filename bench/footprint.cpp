@@ -1,8 +1,8 @@
-// footprint: what one idle heartbeat_session holds on the heap, allocation by allocation, and
-// what echoing a frame allocates, so the RSS per session and the per-frame cost that run.sh
-// measures can be taken apart. It runs one session over a loopback connection (the peer is a
-// plain blocking socket, so it allocates nothing here), records every malloc between steps and
-// prints them: size requested and glibc chunk size. Uses the public API only.
+// footprint: the heap blocks an idle heartbeat_session holds, step by step (accept, construct,
+// async_run, async_receive, heartbeats), so the RSS per session that run.sh measures can be
+// taken apart. It runs 64 sessions over loopback connections whose peers are plain blocking
+// sockets (they allocate nothing here), records every malloc of each step and prints the blocks
+// still held, per session, by glibc chunk size. Uses the library's public API only.
 #include <heartbeat/heartbeat.hpp>
 
 #include <asio.hpp>
@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <vector>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -33,11 +36,11 @@ struct record {
     void* p;
 };
 bool recording = false;
-record records[4096];
+record records[65536];
 std::size_t n_records = 0;
 
 void* note(void* p, std::size_t n) {
-    if (p && recording && n_records < 4096)
+    if (p && recording && n_records < 65536)
         records[n_records++] = record{n, malloc_usable_size(p), false, p};
     return p;
 }
@@ -52,22 +55,34 @@ void unnote(void* p) {
 }
 
 std::size_t total_live = 0;
+constexpr std::size_t sessions = 64;
 
+// Prints the blocks still held from this step, averaged over the sessions, by chunk size.
 void step(const char* what) {
-    std::size_t live = 0, count = 0;
-    std::printf("%s\n", what);
+    std::map<std::size_t, std::size_t> held; // chunk size -> blocks
+    std::size_t bytes = 0, blocks = 0, transient = 0;
     for (std::size_t i = 0; i < n_records; ++i) {
         const auto& r = records[i];
-        std::printf("    malloc %5zu B (chunk %5zu)%s\n", r.requested, r.usable + 8,
-                    r.freed ? "  freed again" : "");
-        if (!r.freed) {
-            live += r.usable + 8;
-            ++count;
+        const std::size_t chunk = r.usable + 8;
+        if (r.freed) {
+            ++transient;
+            continue;
         }
+        ++held[chunk];
+        bytes += chunk;
+        ++blocks;
     }
-    total_live += live;
-    std::printf("  held after this step: %zu blocks, %zu B (running total %zu B)\n\n", count, live,
-                total_live);
+    const double n = static_cast<double>(sessions);
+    std::printf("%s\n", what);
+    for (const auto& [chunk, count] : held)
+        std::printf("    %5.2f x %4zu B chunk\n", static_cast<double>(count) / n, chunk);
+    if (transient)
+        std::printf("    (%.2f blocks per session allocated and freed again)\n",
+                    static_cast<double>(transient) / n);
+    total_live += bytes;
+    std::printf("  held per session: %.2f blocks, %.0f B (running total %.0f B)\n\n",
+                static_cast<double>(blocks) / n, static_cast<double>(bytes) / n,
+                static_cast<double>(total_live) / n);
     n_records = 0;
 }
 
@@ -95,119 +110,139 @@ int posix_memalign(void** out, std::size_t a, std::size_t n) {
 }
 }
 
-int main() {
-    using asio::ip::tcp;
-    asio::io_context io(1);
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    // Warm up what every process pays once (the reactor, the timer service, thread-local
-    // caches), so that only per-session allocations remain.
-    {
-        heartbeat::options o;
-        o.validate();
-        asio::steady_timer t(io, std::chrono::hours(1));
-        t.async_wait([](std::error_code) {});
-        asio::post(io, [] {});
-        io.poll();
-        t.cancel();
-        io.poll();
-        io.restart();
-    }
+namespace {
 
-    const int peer = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(acceptor.local_endpoint().port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(peer, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        std::perror("connect");
-        return 1;
+using asio::ip::tcp;
+using session_type = heartbeat::heartbeat_session<tcp::socket>;
+bool verbose = false;
+
+void report(const char* what) {
+    if (verbose)
+        step(what);
+    n_records = 0;
+}
+
+// `sessions` sessions through their idle life, each step applied to all of them, so that the
+// blocks that Asio's and the library's per-thread caches hand back from one session to the
+// next average out. The first round warms what a process pays once (the reactor, the timer
+// service and its queue, thread-local caches); the second is shown.
+int idle_sessions(asio::io_context& io, tcp::acceptor& acceptor) {
+    std::vector<int> peers;
+    std::vector<tcp::socket> sockets;
+    for (std::size_t i = 0; i < sessions; ++i) {
+        const int peer = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(acceptor.local_endpoint().port());
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(peer, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            std::perror("connect");
+            return 1;
+        }
+        peers.push_back(peer);
     }
 
     heartbeat::options opts; // as lib_server in the idle scenario
     opts.ping_interval = std::chrono::milliseconds(2000);
     opts.read_timeout = std::chrono::milliseconds(3000);
 
-    std::printf("One idle heartbeat_session<tcp::socket> (line_framing), step by step:\n\n");
     recording = true;
-    tcp::socket socket = acceptor.accept();
+    for (std::size_t i = 0; i < sessions; ++i)
+        sockets.push_back(acceptor.accept());
     recording = false;
-    step("1. accept: the socket is registered with the epoll reactor");
+    report("1. accept: the socket is registered with the epoll reactor");
+
+    std::vector<std::shared_ptr<session_type>> list;
+    list.reserve(sessions);
+    recording = true;
+    for (auto& socket : sockets)
+        list.push_back(std::make_shared<session_type>(std::move(socket), opts));
+    recording = false;
+    report("2. heartbeat_session constructed (in a shared_ptr, as a server keeps it)");
 
     recording = true;
-    auto session = std::make_shared<heartbeat::heartbeat_session<tcp::socket>>(std::move(socket), opts);
+    for (auto& session : list)
+        session->async_run([s = session](std::error_code) {});
     recording = false;
-    step("2. heartbeat_session constructed (in a shared_ptr, as a server keeps it)");
+    report("3. async_run(handler holding a shared_ptr)");
+
+    // The echo loop of lib_server.
+    std::function<void(std::shared_ptr<session_type>)> receive =
+        [&receive](std::shared_ptr<session_type> session) {
+            session->async_receive([&receive, session](std::error_code ec, std::string frame) {
+                if (ec)
+                    return;
+                session->async_send(std::move(frame), [](std::error_code) {});
+                receive(session);
+            });
+        };
+    recording = true;
+    for (auto& session : list)
+        receive(session);
+    recording = false;
+    report("4. async_receive(handler holding a shared_ptr)");
 
     recording = true;
-    session->async_run([s = session](std::error_code) {});
+    io.poll(); // the runs start reading and arm their timers
+    io.restart();
     recording = false;
-    step("3. async_run(handler holding a shared_ptr)");
+    report("5. first turn of the event loop: reads started, timers armed");
 
     recording = true;
-    std::function<void()> receive; // the echo loop of lib_server
-    receive = [&] {
-        session->async_receive([&, s = session](std::error_code ec, std::string frame) {
-            if (ec)
-                return;
-            session->async_send(std::move(frame), [](std::error_code) {});
-            receive();
-        });
-    };
-    receive();
-    recording = false;
-    step("4. async_receive(handler holding a shared_ptr)");
-
-    recording = true;
-    io.poll(); // the run starts reading and arms the timer
-    recording = false;
-    step("5. first turn of the event loop: read started, timer armed");
-
-    recording = true;
-    for (int i = 0; i < 3; ++i) { // three heartbeats: PING in, PONG out
-        if (::send(peer, "PING\n", 5, 0) != 5)
-            return 1;
-        char buf[16];
-        for (int k = 0; k < 1000; ++k) {
+    for (int round = 0; round < 3; ++round) { // three heartbeats each: PING in, PONG out
+        for (int peer : peers)
+            if (::send(peer, "PING\n", 5, 0) != 5)
+                return 1;
+        std::size_t answered = 0;
+        std::vector<bool> done(sessions, false);
+        for (int k = 0; k < 5000 && answered < sessions; ++k) {
             io.poll();
             io.restart();
-            const ssize_t n = ::recv(peer, buf, sizeof buf, MSG_DONTWAIT);
-            if (n > 0)
-                break;
-            ::usleep(100);
+            for (std::size_t i = 0; i < sessions; ++i) {
+                char buf[16];
+                if (!done[i] && ::recv(peers[i], buf, sizeof buf, MSG_DONTWAIT) > 0) {
+                    done[i] = true;
+                    ++answered;
+                }
+            }
+            if (answered < sessions)
+                ::usleep(100);
         }
     }
     recording = false;
-    step("6. three heartbeats (PING read, PONG written): steady state");
+    report("6. three heartbeats each (PING read, PONG written): the idle steady state");
 
-    const std::size_t idle_total = total_live;
-
-    auto echo = [&](int frames) {
-        for (int i = 0; i < frames; ++i) {
-            if (::send(peer, "0123456789abcde\n", 16, 0) != 16)
-                std::exit(1);
-            char buf[64];
-            for (int k = 0; k < 1000; ++k) {
-                io.poll();
-                io.restart();
-                if (::recv(peer, buf, sizeof buf, MSG_DONTWAIT) > 0)
-                    break;
-                ::usleep(100);
-            }
-        }
-    };
-    echo(3); // warm the per-thread recycling caches on this path
-    recording = true;
-    echo(10);
-    recording = false;
-    std::size_t allocations = n_records;
-    step("7. ten data frames echoed (receive, send, written): the hot path");
-
-    std::printf("Heap held by one idle session after 3 heartbeats: %zu B (plus the kernel's\n"
-                "socket buffers, which are not in the process RSS).\n"
-                "Heap allocations per echoed frame: %.1f\n",
-                idle_total, static_cast<double>(allocations) / 10.0);
-    ::close(peer);
-    session->close();
+    for (int peer : peers)
+        ::close(peer);
+    for (auto& session : list)
+        session->close();
+    list.clear();
     io.run_for(std::chrono::milliseconds(100));
+    io.restart();
+    return 0;
+}
+
+} // namespace
+
+int main() {
+    asio::io_context io(1);
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    if (idle_sessions(io, acceptor) != 0) // warm-up
+        return 1;
+    verbose = true;
+    total_live = 0;
+    std::printf("Heap blocks of an idle heartbeat_session<tcp::socket> (line_framing), step by\n"
+                "step; per session, averaged over %zu sessions; glibc chunk sizes:\n\n",
+                sessions);
+    if (idle_sessions(io, acceptor) != 0)
+        return 1;
+    std::printf("Heap held per idle session: %.0f B, plus Asio's epoll descriptor_state (%zu B,\n"
+                "a %zu B chunk) that the reactor's object pool recycled from the warm-up round,\n"
+                "plus the kernel's socket buffers (not in the process RSS). Blocks freed by a\n"
+                "session but kept in a per-thread cache count as held. Allocations per echoed\n"
+                "frame: malloc_count.so on the real servers (bench/analyze.sh, section 3).\n",
+                static_cast<double>(total_live) / static_cast<double>(sessions),
+                sizeof(asio::detail::epoll_reactor::descriptor_state),
+                (sizeof(asio::detail::epoll_reactor::descriptor_state) + 8 + 15) / 16 * 16);
     return 0;
 }

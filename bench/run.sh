@@ -504,6 +504,8 @@ plot() {
 install_missing
 log "building in $BUILD"
 build
+# What is measured: the tree as built now (include/ may change while the scenarios run).
+CODE="commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/")"
 [ -x "$BUILD/go_server" ] && have_go=1 || { have_go=0; warn "no go_server (golang-go missing): Go column is n/a"; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average before: $LOAD_BEFORE (other work on the machine skews throughput; medians of $REPS runs)"
@@ -544,7 +546,7 @@ mode="full run"
 [ $QUICK = 1 ] && mode="quick run (small N, short windows: not for comparison)"
 header="# heartbeat benchmarks: $mode
 
-$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/"), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r), load average before/after: $LOAD_BEFORE / $LOAD_AFTER; throughput: median of $REPS runs; server pinned to CPU 0 and load generators to CPU 1: $([ ${#PIN_S[@]} -gt 0 ] && echo yes || echo no); Go with GOMAXPROCS=$GO_PROCS; took $(($(date +%s) - T0)) s."
+$(date -u '+%Y-%m-%d %H:%M UTC'), $CODE (as built at the start), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), kernel $(uname -r), load average before/after: $LOAD_BEFORE / $LOAD_AFTER; throughput: median of $REPS runs; server pinned to CPU 0 and load generators to CPU 1: $([ ${#PIN_S[@]} -gt 0 ] && echo yes || echo no); Go with GOMAXPROCS=$GO_PROCS; took $(($(date +%s) - T0)) s."
 echo
 render "$header"
 echo
