@@ -14,8 +14,8 @@ class line_framing {
 public:
     static constexpr std::size_t max_header_size = 0;
     static constexpr std::size_t max_trailer_size = 1;
-    static constexpr std::size_t max_overhead = 2; // "\r\n"
-    static constexpr std::size_t max_heartbeat_size = 5;
+    static constexpr std::size_t max_overhead = 2;       // "\r\n"
+    static constexpr std::size_t max_heartbeat_size = 6; // "PING\r\n" as a peer may send it
     static constexpr bool heartbeat_ids = false;
 
     decode_result decode(const char* data, std::size_t size, std::size_t max_frame_size) noexcept {

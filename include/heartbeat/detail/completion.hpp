@@ -115,12 +115,15 @@ public:
     /// Makes cancellation through the handler's slot call `fn(context, this, type)`, until the
     /// node completes. Does nothing when the handler has no connected slot.
     void on_cancel(cancel_fn fn, void* context) { vtable_->on_cancel(this, fn, context); }
+    /// Disconnects the cancellation handler: the result is decided, though not delivered yet.
+    void clear_cancel() { vtable_->clear_cancel(this); }
 
 protected:
     struct vtable_type {
         void (*complete)(completion*, bool, Args&&...);
         void (*destroy)(completion*);
         void (*on_cancel)(completion*, cancel_fn, void*);
+        void (*clear_cancel)(completion*);
     };
     explicit completion(const vtable_type* vt) noexcept
         : vtable_(vt) {}
@@ -198,6 +201,12 @@ private:
             self->slot_.template emplace<cancel_handler>(cancel_handler{fn, context, b});
     }
 
+    static void do_clear_cancel(base* b) {
+        auto* self = static_cast<completion_impl*>(b);
+        if (self->slot_.is_connected())
+            self->slot_.clear();
+    }
+
     static void do_complete(base* b, bool here, Args&&... args) {
         auto* self = static_cast<completion_impl*>(b);
         // Move everything out and free the node first, so the handler may start another
@@ -241,8 +250,8 @@ private:
         std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
     }
 
-    static constexpr
-        typename base::vtable_type vtable_instance{&do_complete, &do_destroy, &do_on_cancel};
+    static constexpr typename base::vtable_type vtable_instance{&do_complete, &do_destroy,
+                                                                &do_on_cancel, &do_clear_cancel};
 
     work_executor work_;
     Handler handler_;

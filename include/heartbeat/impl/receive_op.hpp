@@ -47,6 +47,7 @@ struct receive_delivery {
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::post_receive(receive_node* node, error_code ec,
                                                   std::string frame) {
+    node->clear_cancel(); // decided: a cancellation from now on finds nothing to cancel
     ++posted_receives_;
     net::post(get_executor(), receive_delivery<Stream, Framing>(this, node, ec, std::move(frame)));
 }
