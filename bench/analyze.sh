@@ -24,7 +24,7 @@ mkdir -p "$RAW"
 OUT=$RESULTS/analysis.md
 [ -x "$BUILD/lib_server" ] || { echo "analyze.sh: build first (bench/run.sh)" >&2; exit 1; }
 cmake --build "$BUILD" >/dev/null
-CODE="commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/")"
+CODE="include/ at $(git -C "$HERE" log -1 --format=%h -- ../include 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes")"
 
 PIDS=()
 alive() { grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null; }
@@ -69,7 +69,7 @@ server_cmd() {
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $CODE (as built at the start); produced by bench/analyze.sh."
     echo
-    echo "## 1. Heap of one idle session, and of one echoed frame (bench/footprint)"
+    echo "## 1. Heap blocks of an idle session (bench/footprint)"
     echo
     echo '```'
     "$BUILD/footprint" | grep -v 'freed again' | sed 's/[[:space:]]*$//'

@@ -14,6 +14,7 @@
 #   --only "LIST"       run only these scenarios: idle pipeline rr frozen flood callgrind
 #                       allocations (the table shows n/a for the others)
 #   --servers "LIST"    only these of bare go lib (n/a for the others)
+#   --render-only       print and write the table again from results/raw/table.tsv
 #   --build-dir DIR     where to build (default bench/build); a directory that holds the
 #                       programs but no CMakeCache.txt (the root project's build/bench when
 #                       configured with -DHEARTBEAT_BUILD_BENCHMARKS=ON) is used as it is
@@ -31,6 +32,7 @@ INSTALL=1
 CALLGRIND=1
 ONLY="idle pipeline rr frozen flood callgrind allocations"
 SERVERS="bare go lib"
+RENDER_ONLY=0
 BUILD=
 RESULTS=
 while [ $# -gt 0 ]; do
@@ -41,9 +43,10 @@ while [ $# -gt 0 ]; do
     --no-callgrind) CALLGRIND=0 ;;
     --only) ONLY=$2; shift ;;
     --servers) SERVERS=$2; shift ;;
+    --render-only) RENDER_ONLY=1 ;;
     --build-dir) BUILD=$2; shift ;;
     --results-dir) RESULTS=$2; shift ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -55,7 +58,7 @@ if [ -z "$RESULTS" ]; then
 fi
 RAW=$RESULTS/raw
 mkdir -p "$RAW"
-rm -f "$RAW"/*
+[ "$RENDER_ONLY" = 1 ] || rm -f "$RAW"/*
 GO_PROCS=${GO_MAXPROCS:-1}
 T0=$(date +%s)
 
@@ -199,7 +202,7 @@ calc() { awk "BEGIN { v = $1; if (v != v) print \"nan\"; else printf \"%.6g\n\",
 # The results: one row per measure, rendered at the end.
 declare -A R
 TSV=$RAW/table.tsv
-: >"$TSV"
+[ "$RENDER_ONLY" = 1 ] || : >"$TSV"
 # row SCENARIO UNIT BARE GO LIB CHECK THRESHOLD TARGET_TEXT
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
 
@@ -472,11 +475,12 @@ render() {
     }
     {
         scen[NR] = $1; unit[NR] = $2; b[NR] = $3; g[NR] = $4; l[NR] = $5
-        ratio[NR] = (num($3) && num($5) && $3 + 0 != 0) ? sprintf("%.2f", $5 / $3) : "n/a"
+        r = (num($3) && num($5) && $3 + 0 != 0) ? $5 / $3 : ""
+        ratio[NR] = r != "" ? sprintf("%.3f", r) : "n/a"
         v = "info"
         if ($6 == "le_abs")   v = num($5) ? ($5 + 0 <= $7 + 0 ? "PASS" : "MISS") : "n/a"
-        if ($6 == "le_ratio") v = ratio[NR] != "n/a" ? (ratio[NR] + 0 <= $7 + 0 ? "PASS" : "MISS") : "n/a"
-        if ($6 == "ge_ratio") v = ratio[NR] != "n/a" ? (ratio[NR] + 0 >= $7 + 0 ? "PASS" : "MISS") : "n/a"
+        if ($6 == "le_ratio") v = r != "" ? (r <= $7 + 0 ? "PASS" : "MISS") : "n/a"
+        if ($6 == "ge_ratio") v = r != "" ? (r >= $7 + 0 ? "PASS" : "MISS") : "n/a"
         if ($6 == "eq")       v = num($5) ? ($5 + 0 == $7 + 0 ? "PASS" : "MISS") : "n/a"
         verdict[NR] = v; target[NR] = $8
     }
@@ -501,11 +505,16 @@ plot() {
 }
 
 # ---------------------------------------------------------------------------------------------
+if [ "$RENDER_ONLY" = 1 ]; then # the table again from raw/table.tsv, keeping results.md's header
+    [ -f "$TSV" ] || die "no $TSV to render"
+    render "$(sed -n '1,3p' "$RESULTS/results.md")"
+    exit 0
+fi
 install_missing
 log "building in $BUILD"
 build
 # What is measured: the tree as built now (include/ may change while the scenarios run).
-CODE="commit $(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes to include/")"
+CODE="include/ at $(git -C "$HERE" log -1 --format=%h -- ../include 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes")"
 [ -x "$BUILD/go_server" ] && have_go=1 || { have_go=0; warn "no go_server (golang-go missing): Go column is n/a"; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average before: $LOAD_BEFORE (other work on the machine skews throughput; medians of $REPS runs)"
