@@ -136,7 +136,8 @@ double percentile(std::vector<T>& v, double p) {
     if (v.empty())
         return 0;
     std::sort(v.begin(), v.end());
-    std::size_t rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
+    std::size_t rank =
+        static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
     rank = std::clamp<std::size_t>(rank, 1, v.size());
     return static_cast<double>(v[rank - 1]);
 }

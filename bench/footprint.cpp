@@ -12,12 +12,12 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <map>
-#include <vector>
 #include <malloc.h>
+#include <map>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 extern "C" {
 void* __libc_malloc(std::size_t);
@@ -89,18 +89,26 @@ void step(const char* what) {
 } // namespace
 
 extern "C" {
-void* malloc(std::size_t n) { return note(__libc_malloc(n), n); }
+void* malloc(std::size_t n) {
+    return note(__libc_malloc(n), n);
+}
 void free(void* p) {
     unnote(p);
     __libc_free(p);
 }
-void* calloc(std::size_t n, std::size_t s) { return note(__libc_calloc(n, s), n * s); }
+void* calloc(std::size_t n, std::size_t s) {
+    return note(__libc_calloc(n, s), n * s);
+}
 void* realloc(void* p, std::size_t n) {
     unnote(p);
     return note(__libc_realloc(p, n), n);
 }
-void* memalign(std::size_t a, std::size_t n) { return note(__libc_memalign(a, n), n); }
-void* aligned_alloc(std::size_t a, std::size_t n) { return note(__libc_memalign(a, n), n); }
+void* memalign(std::size_t a, std::size_t n) {
+    return note(__libc_memalign(a, n), n);
+}
+void* aligned_alloc(std::size_t a, std::size_t n) {
+    return note(__libc_memalign(a, n), n);
+}
 int posix_memalign(void** out, std::size_t a, std::size_t n) {
     void* p = note(__libc_memalign(a, n), n);
     if (!p)

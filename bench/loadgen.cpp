@@ -121,7 +121,7 @@ private:
     std::uint64_t sent_ = 0, echoed_ = 0;
     clock_type::time_point connected_at_, next_ping_, rr_sent_;
     clock_type::time_point ping_sent_{}; // the oldest PING not answered yet
-    std::size_t ping_count_ = 0;          // PINGs not answered yet
+    std::size_t ping_count_ = 0;         // PINGs not answered yet
 };
 
 class worker {
@@ -463,16 +463,23 @@ int main(int argc, char** argv) {
     for (auto& w : workers)
         w->start(std::max<std::size_t>(1, s.concurrency / s.threads));
 
-    auto connected = [&] { return total(workers, [](auto& st) -> auto& { return st.connected; }); };
-    auto failed = [&] { return total(workers, [](auto& st) -> auto& { return st.failed; }); };
+    auto connected = [&] {
+        return total(
+            workers, [](auto& st) -> auto& { return st.connected; });
+    };
+    auto failed = [&] {
+        return total(
+            workers, [](auto& st) -> auto& { return st.failed; });
+    };
     auto sum = [&](counter worker_stats::*c) {
-        return total(workers, [c](auto& st) -> auto& { return st.*c; });
+        return total(
+            workers, [c](auto& st) -> auto& { return st.*c; });
     };
     wait_until(60, [&] { return connected() + failed() >= s.connections; });
     const double connect_s = bench::seconds_since(t_start);
     const std::uint64_t n_connected = connected();
-    std::fprintf(stderr, "loadgen: %s connected=%llu failed=%llu in %.2f s\n",
-                 s.mode_name.c_str(), static_cast<unsigned long long>(n_connected),
+    std::fprintf(stderr, "loadgen: %s connected=%llu failed=%llu in %.2f s\n", s.mode_name.c_str(),
+                 static_cast<unsigned long long>(n_connected),
                  static_cast<unsigned long long>(failed()), connect_s);
     if (!s.ports_file.empty()) {
         if (std::FILE* pf = std::fopen(s.ports_file.c_str(), "w")) {
@@ -487,7 +494,9 @@ int main(int argc, char** argv) {
     long rss_after = -1;
     double cpu0 = 0, cpu1 = 0, window_s = 0;
     std::uint64_t hb0 = 0, hb1 = 0, lines0 = 0, lines1 = 0;
-    auto all_done = [&] { return sum(&worker_stats::done) >= n_connected; };
+    auto all_done = [&] {
+        return sum(&worker_stats::done) >= n_connected;
+    };
     switch (s.mode) {
     case mode_type::idle:
         if (s.count >= 0) {
@@ -566,7 +575,9 @@ int main(int argc, char** argv) {
         rtt.insert(rtt.end(), w->st.rtt_us.begin(), w->st.rtt_us.end());
         closes.insert(closes.end(), w->st.close_ms.begin(), w->st.close_ms.end());
     }
-    auto out = [](const char* key, double v) { std::printf(" %s=%.6g", key, v); };
+    auto out = [](const char* key, double v) {
+        std::printf(" %s=%.6g", key, v);
+    };
     std::printf("mode=%s", s.mode_name.c_str());
     out("connections", static_cast<double>(s.connections));
     out("connected", static_cast<double>(n_connected));

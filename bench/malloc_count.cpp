@@ -45,9 +45,9 @@ void uncount(void* p) {
 
 void report() {
     char line[160];
-    const int n = std::snprintf(line, sizeof line,
-                                "malloc_count: mallocs=%llu frees=%llu live_bytes=%lld\n",
-                                mallocs.load(), frees.load(), live.load());
+    const int n =
+        std::snprintf(line, sizeof line, "malloc_count: mallocs=%llu frees=%llu live_bytes=%lld\n",
+                      mallocs.load(), frees.load(), live.load());
     if (n > 0) {
         ssize_t ignored = ::write(2, line, static_cast<std::size_t>(n));
         (void)ignored;
@@ -69,21 +69,27 @@ struct reporter {
 
 extern "C" {
 
-void* malloc(std::size_t n) { return counted(__libc_malloc(n)); }
+void* malloc(std::size_t n) {
+    return counted(__libc_malloc(n));
+}
 
 void free(void* p) {
     uncount(p);
     __libc_free(p);
 }
 
-void* calloc(std::size_t n, std::size_t size) { return counted(__libc_calloc(n, size)); }
+void* calloc(std::size_t n, std::size_t size) {
+    return counted(__libc_calloc(n, size));
+}
 
 void* realloc(void* p, std::size_t n) {
     uncount(p);
     return counted(__libc_realloc(p, n));
 }
 
-void* memalign(std::size_t align, std::size_t n) { return counted(__libc_memalign(align, n)); }
+void* memalign(std::size_t align, std::size_t n) {
+    return counted(__libc_memalign(align, n));
+}
 
 void* aligned_alloc(std::size_t align, std::size_t n) {
     return counted(__libc_memalign(align, n));
