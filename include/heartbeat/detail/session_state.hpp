@@ -70,6 +70,22 @@ private:
     State* state_;
 };
 
+/// The completion handler of one of the session's own Asio operations: it holds a claim on the
+/// state, has Asio allocate the operation from the node cache, and calls the state's member
+/// `Continue` with the results. The claim is given back after `Continue` returns.
+template <class State, auto Continue>
+struct internal_handler {
+    op_ref<State> self;
+    using allocator_type = cached_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+
+    template <class... Results>
+    void operator()(Results... results) {
+        const auto claim = std::move(self);
+        (claim.operator->()->*Continue)(results...);
+    }
+};
+
 /// A ConstBufferSequence over part of an array, without copying it.
 struct buffer_range {
     const net::const_buffer* first;
@@ -150,14 +166,6 @@ private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
 
     template <class, class>
-    friend struct read_op;
-    template <class, class>
-    friend struct write_op;
-    template <class, class>
-    friend struct sentry_op;
-    template <class, class>
-    friend struct finish_op;
-    template <class, class>
     friend struct receive_delivery;
     friend class op_ref<session_state>;
     using ref = op_ref<session_state>;
@@ -199,6 +207,12 @@ private:
     time_point suspect_at() const noexcept;
     clock::duration pong_patience() const noexcept;
     void update_health(time_point now);
+    void on_finish() noexcept {} // the claim's release completes the run when it is the last
+
+    using read_handler = internal_handler<session_state, &session_state::on_read>;
+    using write_handler = internal_handler<session_state, &session_state::on_write>;
+    using timer_handler = internal_handler<session_state, &session_state::on_timer>;
+    using finish_handler = internal_handler<session_state, &session_state::on_finish>;
     clock::duration stall_tolerance() const noexcept;
     clock::duration stall_grace() const noexcept;
 

@@ -9,17 +9,6 @@
 namespace heartbeat::detail {
 
 template <class Stream, class Framing>
-struct read_op {
-    op_ref<session_state<Stream, Framing>> self;
-    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
-    allocator_type get_allocator() const noexcept { return {}; }
-    void operator()(error_code ec, std::size_t n) {
-        const auto claim = std::move(self); // released after on_read returns
-        claim->on_read(ec, n);
-    }
-};
-
-template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_read() {
     if (!live() || reading_ || read_paused_)
         return;
@@ -31,7 +20,7 @@ void session_state<Stream, Framing>::start_read() {
         return;
     }
     reading_ = true;
-    stream_.async_read_some(space, read_op<Stream, Framing>{ref(this)});
+    stream_.async_read_some(space, read_handler{ref(this)});
 }
 
 template <class Stream, class Framing>

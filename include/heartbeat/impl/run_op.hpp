@@ -7,16 +7,6 @@
 
 namespace heartbeat::detail {
 
-/// Posted by stop(), so that the run completes (and the state may be freed) from a handler of
-/// its own, never from inside close(), a cancellation slot or a destructor.
-template <class Stream, class Framing>
-struct finish_op {
-    op_ref<session_state<Stream, Framing>> self;
-    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
-    allocator_type get_allocator() const noexcept { return {}; }
-    void operator()() { const auto claim = std::move(self); }
-};
-
 template <class Stream, class Framing>
 template <class Handler>
 void session_state<Stream, Framing>::start_run(Handler&& handler) {
@@ -66,7 +56,9 @@ void session_state<Stream, Framing>::stop(error_code reason) {
         }
         n = next;
     }
-    net::post(get_executor(), finish_op<Stream, Framing>{ref(this)});
+    // The run completes (and the state may be freed) from a handler of its own, never from
+    // inside close(), a cancellation slot or a destructor.
+    net::post(get_executor(), finish_handler{ref(this)});
 }
 
 template <class Stream, class Framing>

@@ -12,17 +12,6 @@
 namespace heartbeat::detail {
 
 template <class Stream, class Framing>
-struct sentry_op {
-    op_ref<session_state<Stream, Framing>> self;
-    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
-    allocator_type get_allocator() const noexcept { return {}; }
-    void operator()(error_code ec) {
-        const auto claim = std::move(self);
-        claim->on_timer(ec);
-    }
-};
-
-template <class Stream, class Framing>
 void session_state<Stream, Framing>::schedule(time_point when) {
     if (timer_waiting_) {
         if (when < timer_expiry_) {
@@ -36,7 +25,7 @@ void session_state<Stream, Framing>::schedule(time_point when) {
     timer_expiry_ = when;
     timer_.expires_at(when);
     timer_waiting_ = true;
-    timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
+    timer_.async_wait(timer_handler{ref(this)});
 }
 
 /// Makes sure the timer will wake for whatever is due next (only ever moves it earlier).
@@ -137,7 +126,7 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
     if (ec == net::error::operation_aborted) {
         // Moved earlier by schedule(): wait again for the new expiry.
         timer_waiting_ = true;
-        timer_.async_wait(sentry_op<Stream, Framing>{ref(this)});
+        timer_.async_wait(timer_handler{ref(this)});
         return;
     }
     const time_point now = clock::now();

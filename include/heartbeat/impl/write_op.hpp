@@ -10,17 +10,6 @@
 namespace heartbeat::detail {
 
 template <class Stream, class Framing>
-struct write_op {
-    op_ref<session_state<Stream, Framing>> self;
-    using allocator_type = cached_allocator<void>; // Asio allocates the operation with it
-    allocator_type get_allocator() const noexcept { return {}; }
-    void operator()(error_code ec, std::size_t n) {
-        const auto claim = std::move(self);
-        claim->on_write(ec, n);
-    }
-};
-
-template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_write() {
     if (!live() || writing_ || defer_writes_)
         return;
@@ -73,7 +62,7 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::write_some() {
     stream_.async_write_some(
         buffer_range{write_buffers_.data() + write_first_, write_buffers_.data() + write_last_},
-        write_op<Stream, Framing>{ref(this)});
+        write_handler{ref(this)});
 }
 
 template <class Stream, class Framing>
