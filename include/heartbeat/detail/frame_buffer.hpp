@@ -21,7 +21,6 @@ public:
 
     const char* data() const noexcept { return storage_.get() + begin_; }
     std::size_t size() const noexcept { return end_ - begin_; }
-    std::size_t capacity() const noexcept { return capacity_; }
 
     /// Free space to read into; `limit` bounds the whole buffer (one maximal frame).
     net::mutable_buffer prepare(std::size_t limit) {

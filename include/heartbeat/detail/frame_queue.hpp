@@ -13,7 +13,6 @@ namespace heartbeat::detail {
 class frame_queue {
 public:
     bool empty() const noexcept { return head_ == frames_.size(); }
-    std::size_t size() const noexcept { return frames_.size() - head_; }
 
     void push(std::string frame) { frames_.push_back(std::move(frame)); }
 
