@@ -25,6 +25,12 @@ struct options {
     /// A write that makes no progress for this long ends the session with `error::write_timeout`.
     /// Zero disables it.
     duration write_timeout = std::chrono::seconds(10);
+    /// On a stream with a protocol-level shutdown (`async_shutdown`, as `ssl::stream` has), how
+    /// long the end of a session waits for it (the TLS close_notify exchange) before closing the
+    /// socket anyway. Used only when the peer is believed alive: after close(), cancellation, the
+    /// peer's own shutdown, idle_timeout or a protocol error; never after timeout or
+    /// write_timeout. Zero closes at once. Streams without async_shutdown ignore it.
+    duration shutdown_timeout = std::chrono::seconds(1);
 
     /// Largest payload accepted or sent.
     std::size_t max_frame_size = 64 * 1024;
@@ -64,6 +70,8 @@ struct options {
             fail("idle_timeout", "must not be negative");
         if (write_timeout < duration::zero())
             fail("write_timeout", "must not be negative");
+        if (shutdown_timeout < duration::zero())
+            fail("shutdown_timeout", "must not be negative");
         if (min_peer_ping_interval < duration::zero())
             fail("min_peer_ping_interval", "must not be negative");
         if (adaptive_read_timeout_floor < duration::zero())
