@@ -15,6 +15,7 @@
 #include <heartbeat/impl/run_op.hpp>
 #include <heartbeat/impl/send_op.hpp>
 #include <heartbeat/impl/sentry_op.hpp>
+#include <heartbeat/impl/shutdown_op.hpp>
 #include <heartbeat/impl/write_op.hpp>
 
 #include <functional>

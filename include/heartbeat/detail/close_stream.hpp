@@ -1,5 +1,6 @@
 // Closing any stream: a socket's close(), or the lowest layer of a layered stream such as
 // ssl::stream. Closing (not shutting down) is what cancels every pending operation at once.
+// Streams with a protocol-level goodbye (ssl::stream's async_shutdown) are detected here too.
 #ifndef HEARTBEAT_DETAIL_CLOSE_STREAM_HPP
 #define HEARTBEAT_DETAIL_CLOSE_STREAM_HPP
 
@@ -32,6 +33,18 @@ struct has_next_layer : std::false_type {};
 template <class T>
 struct has_next_layer<T, std::void_t<decltype(std::declval<T&>().next_layer())>> : std::true_type {
 };
+
+/// Only there to ask whether `T::async_shutdown` accepts a plain handler.
+struct shutdown_probe {
+    void operator()(error_code) const {}
+};
+
+template <class T, class = void>
+struct has_async_shutdown : std::false_type {};
+template <class T>
+struct has_async_shutdown<
+    T, std::void_t<decltype(std::declval<T&>().async_shutdown(std::declval<shutdown_probe>()))>>
+    : std::true_type {};
 
 template <class Stream>
 void close_stream(Stream& stream) noexcept {

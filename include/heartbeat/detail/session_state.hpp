@@ -209,10 +209,19 @@ private:
     void update_health(time_point now);
     void on_finish() noexcept {} // the claim's release completes the run when it is the last
 
+    // impl/shutdown_op.hpp
+    bool shutdown_gracefully(error_code reason) const noexcept;
+    void start_shutdown();
+    void on_shutdown(error_code ec);
+    void on_shutdown_timer(error_code ec);
+
     using read_handler = internal_handler<session_state, &session_state::on_read>;
     using write_handler = internal_handler<session_state, &session_state::on_write>;
     using timer_handler = internal_handler<session_state, &session_state::on_timer>;
     using finish_handler = internal_handler<session_state, &session_state::on_finish>;
+    using shutdown_handler = internal_handler<session_state, &session_state::on_shutdown>;
+    using shutdown_timer_handler =
+        internal_handler<session_state, &session_state::on_shutdown_timer>;
     clock::duration stall_tolerance() const noexcept;
     clock::duration stall_grace() const noexcept;
 
@@ -262,6 +271,7 @@ private:
     error_code reason_;
     run_node* run_ = nullptr;
     bool ran_ = false;
+    bool shutting_down_ = false; // the stream's async_shutdown is in flight
 
     // Read side.
     frame_buffer read_buffer_;

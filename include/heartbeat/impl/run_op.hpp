@@ -39,10 +39,15 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::stop(error_code reason) {
     if (phase_ == phase::stopping || phase_ == phase::stopped)
         return;
+    const bool graceful = phase_ == phase::running && shutdown_gracefully(reason);
     phase_ = phase::stopping;
     reason_ = reason;
-    timer_.cancel();
-    close_stream(stream_);
+    if (graceful) {
+        start_shutdown(); // closes the stream when done or out of time
+    } else {
+        timer_.cancel();
+        close_stream(stream_);
+    }
     // Waiting receivers learn why the session ended; queued frames are still delivered first.
     while (auto* n = receivers_.pop_front())
         post_receive(n, reason_, std::string());
