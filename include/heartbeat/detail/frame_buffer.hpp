@@ -42,6 +42,21 @@ public:
         filled_ = n == prepared_; // the stream had more: read more at once next time
     }
 
+    /// Appends `n` bytes, growing to fit them exactly (at least initial_capacity).
+    void append(const char* bytes, std::size_t n) {
+        if (capacity_ - end_ < n) {
+            if (begin_ > 0 && capacity_ - size() >= n) {
+                std::memmove(storage_.get(), data(), size());
+                end_ -= begin_;
+                begin_ = 0;
+            } else {
+                reallocate(std::max(initial_capacity, size() + n));
+            }
+        }
+        std::memcpy(storage_.get() + end_, bytes, n);
+        end_ += n;
+    }
+
     void consume(std::size_t n) noexcept {
         begin_ += n;
         if (begin_ == end_) {

@@ -179,9 +179,15 @@ private:
 
     // impl/read_op.hpp
     void start_read();
+    net::mutable_buffer prepare_read();
+    std::size_t read_limit() const noexcept;
     void on_read(error_code ec, std::size_t n);
+    void on_ready(error_code ec);
+    template <class Input>
+    void take(Input& input, std::size_t n);
     void decode_available(time_point now);
-    void decode_loop(time_point now);
+    template <class Input>
+    void decode_loop(Input& input, time_point now);
     void deliver(std::string frame);
     void post_receive(receive_node* node, error_code ec, std::string frame);
     bool flooded(time_point now) noexcept;
@@ -216,6 +222,7 @@ private:
     void on_shutdown_timer(error_code ec);
 
     using read_handler = internal_handler<session_state, &session_state::on_read>;
+    using ready_handler = internal_handler<session_state, &session_state::on_ready>;
     using write_handler = internal_handler<session_state, &session_state::on_write>;
     using timer_handler = internal_handler<session_state, &session_state::on_timer>;
     using finish_handler = internal_handler<session_state, &session_state::on_finish>;
@@ -276,6 +283,7 @@ private:
     // Read side.
     frame_buffer read_buffer_;
     bool reading_ = false;
+    bool readiness_ = false; // wait for readiness, then read into the thread's scratch buffer
     bool decoding_ = false;
     bool defer_writes_ = false; // inside a handler_scope: the scope's end writes
     bool run_inline_ = false;   // inside a handler_scope and not inside user code

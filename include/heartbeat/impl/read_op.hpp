@@ -1,9 +1,12 @@
-// The reader: one async_read_some in flight at a time, frames decoded in place, heartbeats
-// answered or matched, data frames handed to async_receive. Each read only stores a timestamp
+// The reader: one read in flight at a time, frames decoded in place, heartbeats answered or
+// matched, data frames handed to async_receive. Sockets wait for readiness and then read into
+// the thread's scratch buffer (detail/read_scratch.hpp); other streams (TLS) read into the
+// session's own buffer. Each read only stores a timestamp
 // for the deadline; the timer checks it when it fires (no timer cancel per read).
 #ifndef HEARTBEAT_IMPL_READ_OP_HPP
 #define HEARTBEAT_IMPL_READ_OP_HPP
 
+#include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
 namespace heartbeat::detail {
@@ -12,15 +15,34 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_read() {
     if (!live() || reading_ || read_paused_)
         return;
-    // Room for one maximal frame, and always for a heartbeat, whatever max_frame_size says.
-    const auto space = read_buffer_.prepare(
-        std::max(opts_.max_frame_size + Framing::max_overhead, Framing::max_heartbeat_size));
+    if constexpr (waits_for_readiness<Stream>::value) {
+        if (readiness_) {
+            // Idle, the session holds no read buffer: the bytes will go to the thread's scratch.
+            if (read_buffer_.size() == 0)
+                read_buffer_.release();
+            reading_ = true;
+            stream_.async_wait(Stream::wait_read, ready_handler{ref(this)});
+            return;
+        }
+    }
+    const auto space = prepare_read();
     if (space.size() == 0) { // a Framing that asked for more than its max_overhead allows
         stop(error::frame_too_large);
         return;
     }
     reading_ = true;
     stream_.async_read_some(space, read_handler{ref(this)});
+}
+
+template <class Stream, class Framing>
+net::mutable_buffer session_state<Stream, Framing>::prepare_read() {
+    return read_buffer_.prepare(read_limit());
+}
+
+template <class Stream, class Framing>
+std::size_t session_state<Stream, Framing>::read_limit() const noexcept {
+    // Room for one maximal frame, and always for a heartbeat, whatever max_frame_size says.
+    return std::max(opts_.max_frame_size + Framing::max_overhead, Framing::max_heartbeat_size);
 }
 
 template <class Stream, class Framing>
@@ -32,22 +54,94 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
         stop(ec);
         return;
     }
+    read_buffer_.commit(n);
+    take(read_buffer_, n);
+    start_read();
+}
+
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::on_ready(error_code ec) {
+    if constexpr (waits_for_readiness<Stream>::value) {
+        if (!live() || ec) {
+            reading_ = false;
+            if (ec && live())
+                stop(ec);
+            return;
+        }
+        // reading_ stays set while we read here, so nothing we call starts another read.
+        constexpr int max_reads = 16; // then back to the reactor, so other sessions get a turn
+        for (int i = 0; i < max_reads && live() && !read_paused_; ++i) {
+            error_code read_ec;
+            std::size_t requested = 0;
+            std::size_t n = 0;
+            if (read_buffer_.size() == 0) {
+                if (read_scratch* scratch = read_scratch::acquire()) {
+                    const scratch_lease lease{scratch};
+                    // No more than the session's own buffer would take, so a paused session
+                    // holds at most one maximal frame beyond its receive queue.
+                    requested = std::min(read_scratch::capacity, read_limit());
+                    n = stream_.read_some(net::buffer(scratch->data(), requested), read_ec);
+                    if (!read_ec) {
+                        scratch_view view{scratch->data(), scratch->data() + n};
+                        take(view, n);
+                        // The start of a frame still incomplete waits in the session's buffer.
+                        if (view.size() > 0 && live())
+                            read_buffer_.append(view.data(), view.size());
+                    }
+                }
+            }
+            if (requested == 0) { // a split frame, or the scratch is in use on this thread
+                const auto space = prepare_read();
+                if (space.size() == 0) {
+                    reading_ = false;
+                    stop(error::frame_too_large);
+                    return;
+                }
+                requested = space.size();
+                n = stream_.read_some(space, read_ec);
+                if (!read_ec) {
+                    read_buffer_.commit(n);
+                    take(read_buffer_, n);
+                }
+            }
+            if (read_ec == net::error::would_block || read_ec == net::error::try_again)
+                break;
+            if (read_ec) {
+                reading_ = false;
+                if (live())
+                    stop(read_ec);
+                return;
+            }
+            if (n < requested) // a short read emptied the socket's receive queue
+                break;
+        }
+        reading_ = false;
+        start_read();
+    } else {
+        (void)ec;
+    }
+}
+
+/// Bookkeeping for `n` bytes just read into `input`, then decodes what is complete.
+template <class Stream, class Framing>
+template <class Input>
+void session_state<Stream, Framing>::take(Input& input, std::size_t n) {
     const time_point now = clock::now();
     if (opts_.adaptive_read_timeout_floor.count() > 0)
         note_gap(now);
     last_read_ = now; // any byte proves the peer alive, even inside a large frame
     stats_.bytes_received += n;
-    read_buffer_.commit(n);
-    {
+    if (!decoding_) {
         // Frames go straight to waiting receivers; what they send in reply (and our PONGs) is
         // gathered and written once, below.
         const handler_scope scope(*this);
-        decode_available(now);
+        decoding_ = true;
+        decode_loop(input, now);
+        decoding_ = false;
     }
     start_write();
     if (suspect_) // only a suspect session has anything to re-check per read
         update_health(now);
-    start_read();
 }
 
 template <class Stream, class Framing>
@@ -55,19 +149,19 @@ void session_state<Stream, Framing>::decode_available(time_point now) {
     if (decoding_) // a receiver run from the loop below called async_receive
         return;
     decoding_ = true;
-    decode_loop(now);
+    decode_loop(read_buffer_, now);
     decoding_ = false;
 }
 
 template <class Stream, class Framing>
-void session_state<Stream, Framing>::decode_loop(time_point now) {
+template <class Input>
+void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive
             return;
         }
-        const decode_result r =
-            framing_.decode(read_buffer_.data(), read_buffer_.size(), opts_.max_frame_size);
+        const decode_result r = framing_.decode(input.data(), input.size(), opts_.max_frame_size);
         if (r.status == decode_result::need_more)
             return;
         if (r.status == decode_result::failed) {
@@ -78,8 +172,8 @@ void session_state<Stream, Framing>::decode_loop(time_point now) {
         case frame_kind::data: {
             last_frame_ = now;
             ++stats_.frames_received;
-            std::string frame(read_buffer_.data() + r.payload_offset, r.payload_size);
-            read_buffer_.consume(r.consumed); // before the receiver runs: it may re-enter
+            std::string frame(input.data() + r.payload_offset, r.payload_size);
+            input.consume(r.consumed); // before the receiver runs: it may re-enter
             deliver(std::move(frame));
             continue;
         }
@@ -96,7 +190,7 @@ void session_state<Stream, Framing>::decode_loop(time_point now) {
             on_pong(r.heartbeat_id, now);
             break;
         }
-        read_buffer_.consume(r.consumed);
+        input.consume(r.consumed);
     }
 }
 

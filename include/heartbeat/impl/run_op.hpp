@@ -3,6 +3,7 @@
 #ifndef HEARTBEAT_IMPL_RUN_OP_HPP
 #define HEARTBEAT_IMPL_RUN_OP_HPP
 
+#include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
 namespace heartbeat::detail {
@@ -30,6 +31,12 @@ void session_state<Stream, Framing>::start_run(Handler&& handler) {
     // The first PING comes after a random half to whole interval, so sessions started together
     // spread out at once.
     ping_delay_ = jitter_.shorten(opts_.ping_interval, 500);
+    if constexpr (waits_for_readiness<Stream>::value) {
+        // read_some after async_wait must return would_block, never block the thread.
+        error_code ec;
+        stream_.non_blocking(true, ec);
+        readiness_ = !ec;
+    }
     start_read();
     start_write(); // frames queued before the run
     rearm();

@@ -1,0 +1,76 @@
+// A per-thread read buffer shared by every session of the thread. A session whose stream can
+// report readiness (a socket: async_wait(wait_read), then a non-blocking read_some) reads into
+// it only once bytes are there, so an idle session holds no read buffer at all; only the tail
+// of a frame split across reads is copied into the session's own buffer.
+#ifndef HEARTBEAT_DETAIL_READ_SCRATCH_HPP
+#define HEARTBEAT_DETAIL_READ_SCRATCH_HPP
+
+#include <heartbeat/detail/config.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace heartbeat::detail {
+
+struct read_scratch {
+    static constexpr std::size_t capacity = 64 * 1024;
+
+    /// This thread's buffer, or null while it is in use (a handler of ours that ran the
+    /// io_context re-entrantly): the caller then reads into its own buffer.
+    static read_scratch* acquire() noexcept {
+        thread_local read_scratch scratch;
+        if (scratch.busy_)
+            return nullptr;
+        if (!scratch.data_) {
+            scratch.data_.reset(new (std::nothrow) char[capacity]);
+            if (!scratch.data_)
+                return nullptr;
+        }
+        scratch.busy_ = true;
+        return &scratch;
+    }
+    void release() noexcept { busy_ = false; }
+
+    char* data() noexcept { return data_.get(); }
+
+private:
+    std::unique_ptr<char[]> data_;
+    bool busy_ = false;
+};
+
+/// Gives the scratch buffer back, even if a handler run from the decoder throws.
+struct scratch_lease {
+    read_scratch* scratch;
+    ~scratch_lease() { scratch->release(); }
+};
+
+/// Bytes of the scratch buffer being decoded, with the frame_buffer interface decode_loop uses.
+struct scratch_view {
+    const char* data() const noexcept { return begin_; }
+    std::size_t size() const noexcept { return static_cast<std::size_t>(end_ - begin_); }
+    void consume(std::size_t n) noexcept { begin_ += n; }
+
+    const char* begin_;
+    const char* end_;
+};
+
+/// Sockets: async_wait(wait_read), read_some(buffer, ec) and non_blocking(bool, ec).
+struct readiness_probe {
+    void operator()(error_code) const {}
+};
+
+template <class T, class = void>
+struct waits_for_readiness : std::false_type {};
+template <class T>
+struct waits_for_readiness<
+    T, std::void_t<decltype(std::declval<T&>().async_wait(T::wait_read, readiness_probe())),
+                   decltype(std::declval<T&>().read_some(std::declval<net::mutable_buffer>(),
+                                                         std::declval<error_code&>())),
+                   decltype(std::declval<T&>().non_blocking(true, std::declval<error_code&>()))>>
+    : std::true_type {};
+
+} // namespace heartbeat::detail
+
+#endif
