@@ -1,6 +1,7 @@
 # Catch2 for the tests, behind one target: heartbeat_catch2. Every test executable links it and
 # gets main(), the Catch2 headers (tests pick <catch2/catch_all.hpp> or <catch2/catch.hpp> with
-# __has_include), the heartbeat target and the project's warning and sanitizer flags.
+# __has_include), the library under test (heartbeat::heartbeat, or heartbeat::heartbeat_boost with
+# HEARTBEAT_TEST_BOOST_ASIO) and the project's warning and sanitizer flags.
 # Catch2 3 is preferred, then Catch2 2 (Debian 12 ships 2.13), else Catch2 3 is fetched.
 
 include_guard(GLOBAL)
@@ -34,10 +35,24 @@ else()
     endif()
 endif()
 
+# The library under test: standalone Asio, or Boost.Asio with HEARTBEAT_TEST_BOOST_ASIO (the
+# tests reach Asio through tests/net.hpp, which follows HEARTBEAT_USE_BOOST_ASIO).
+if(HEARTBEAT_TEST_BOOST_ASIO)
+    if(NOT TARGET heartbeat::heartbeat_boost)
+        message(FATAL_ERROR "heartbeat: HEARTBEAT_TEST_BOOST_ASIO needs heartbeat::heartbeat_boost: "
+                            "Boost 1.79 or later, and HEARTBEAT_BOOST=ON")
+    endif()
+    set(_heartbeat_tested heartbeat::heartbeat_boost)
+    message(STATUS "heartbeat: tests built against Boost.Asio ${Boost_VERSION}")
+else()
+    set(_heartbeat_tested heartbeat::heartbeat)
+endif()
+
 if(HEARTBEAT_CATCH2_MAJOR EQUAL 2)
     target_compile_definitions(heartbeat_catch2 PUBLIC HEARTBEAT_CATCH2_MAJOR=2)
-    target_link_libraries(heartbeat_catch2 PUBLIC heartbeat::heartbeat heartbeat_internal)
+    target_link_libraries(heartbeat_catch2 PUBLIC ${_heartbeat_tested} heartbeat_internal)
 else()
     target_compile_definitions(heartbeat_catch2 INTERFACE HEARTBEAT_CATCH2_MAJOR=3)
-    target_link_libraries(heartbeat_catch2 INTERFACE heartbeat::heartbeat heartbeat_internal)
+    target_link_libraries(heartbeat_catch2 INTERFACE ${_heartbeat_tested} heartbeat_internal)
 endif()
+unset(_heartbeat_tested)

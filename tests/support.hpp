@@ -16,13 +16,7 @@
 
 #include <heartbeat/heartbeat.hpp>
 
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/local/connect_pair.hpp>
-#include <asio/local/stream_protocol.hpp>
-#include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/write.hpp>
+#include "net.hpp" // asio:: and hbt::error_code, over standalone Asio or Boost.Asio
 
 #include <array>
 #include <chrono>
@@ -32,7 +26,6 @@
 #include <memory>
 #include <ostream>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -40,8 +33,8 @@
 // Readable assertion messages for error codes and the library's enums.
 namespace Catch {
 template <>
-struct StringMaker<std::error_code> {
-    static std::string convert(const std::error_code& ec) {
+struct StringMaker<heartbeat::error_code> {
+    static std::string convert(const heartbeat::error_code& ec) {
         return std::string(ec.category().name()) + ":" + std::to_string(ec.value()) + " (" +
                ec.message() + ")";
     }
@@ -49,7 +42,7 @@ struct StringMaker<std::error_code> {
 template <>
 struct StringMaker<heartbeat::error> {
     static std::string convert(heartbeat::error e) {
-        return StringMaker<std::error_code>::convert(make_error_code(e));
+        return StringMaker<heartbeat::error_code>::convert(make_error_code(e));
     }
 };
 } // namespace Catch
@@ -58,7 +51,6 @@ namespace hbt {
 
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
-using error_code = std::error_code;
 using tcp = asio::ip::tcp;
 using local_socket = asio::local::stream_protocol::socket;
 using heartbeat::frame_kind;

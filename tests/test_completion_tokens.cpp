@@ -3,6 +3,31 @@
 // (C++20 coroutines, when available); and the handler's associated executor and allocator.
 #include "support.hpp"
 
+#if defined(HEARTBEAT_USE_BOOST_ASIO) // see net.hpp
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/use_future.hpp>
+
+#if __has_include(<boost/asio/deferred.hpp>)
+#include <boost/asio/deferred.hpp>
+#define HBT_DEFERRED asio::deferred
+#else
+#include <boost/asio/experimental/deferred.hpp>
+#define HBT_DEFERRED asio::experimental::deferred
+#endif
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define HBT_HAS_CO_AWAIT 1
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#endif
+
+#else
+
 #include <asio/bind_allocator.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/use_future.hpp>
@@ -16,11 +41,14 @@
 #endif
 
 #if defined(ASIO_HAS_CO_AWAIT)
+#define HBT_HAS_CO_AWAIT 1
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#endif
+
 #endif
 
 #include <atomic>
@@ -94,19 +122,19 @@ TEST_CASE("asio::use_future works with the io_context running on another thread"
     try {
         refused.get();
         FAIL("an invalid frame must fail");
-    } catch (const std::system_error& e) {
+    } catch (const system_error& e) {
         CHECK(e.code() == heartbeat::error::invalid_frame);
     }
     try {
         run_a.get();
         FAIL("a closed run ends with an error");
-    } catch (const std::system_error& e) {
+    } catch (const system_error& e) {
         CHECK(e.code() == asio::error::operation_aborted);
     }
     try {
         run_b.get();
         FAIL("the peer's run ends with an error");
-    } catch (const std::system_error& e) {
+    } catch (const system_error& e) {
         CHECK(closed_by_peer(e.code()));
     }
 }
@@ -223,7 +251,7 @@ TEST_CASE("operations allocate with the handler's associated allocator", "[token
     REQUIRE(run_until(ioc, [&] { return run_a.done() && run_b.done(); }));
 }
 
-#if defined(ASIO_HAS_CO_AWAIT)
+#if defined(HBT_HAS_CO_AWAIT)
 
 TEST_CASE("asio::use_awaitable works from coroutines", "[tokens][coroutines]") {
     using asio::use_awaitable;
@@ -268,7 +296,7 @@ TEST_CASE("asio::use_awaitable works from coroutines", "[tokens][coroutines]") {
             }
             try {
                 co_await a.async_send("PING", use_awaitable);
-            } catch (const std::system_error& e) {
+            } catch (const system_error& e) {
                 refused_ec = e.code();
             }
             a.close();
@@ -320,4 +348,4 @@ TEST_CASE("a coroutine's receive with a timeout cancels cleanly and the session 
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }
 
-#endif // ASIO_HAS_CO_AWAIT
+#endif // HBT_HAS_CO_AWAIT

@@ -1,4 +1,5 @@
-// heartbeat::error and its category: names, messages, and interplay with std::error_code.
+// heartbeat::error and its category: names, messages, and interplay with heartbeat::error_code
+// (std::error_code, or boost::system::error_code over Boost.Asio).
 #include "support.hpp"
 
 #include <set>
@@ -39,14 +40,14 @@ TEST_CASE("every error has a non-empty message distinct from the others", "[erro
 
 TEST_CASE("error values start at 1 so that no error converts to success", "[error]") {
     for (error e : all_errors) {
-        const std::error_code ec = e;
+        const hbt::error_code ec = e;
         CHECK(static_cast<bool>(ec));
         CHECK(ec.value() == static_cast<int>(e));
     }
 }
 
 TEST_CASE("an error enum converts to std::error_code and compares with it", "[error]") {
-    std::error_code ec = heartbeat::error::timeout;
+    hbt::error_code ec = heartbeat::error::timeout;
     CHECK(ec == heartbeat::error::timeout);
     CHECK(heartbeat::error::timeout == ec);
     CHECK(ec != heartbeat::error::idle_timeout);
@@ -57,24 +58,36 @@ TEST_CASE("an error enum converts to std::error_code and compares with it", "[er
     CHECK(ec == heartbeat::error::send_queue_full);
 
     // Same value, other category: not equal.
-    const std::error_code generic(static_cast<int>(heartbeat::error::timeout),
-                                  std::generic_category());
+    const hbt::error_code generic(static_cast<int>(heartbeat::error::timeout),
+                                  hbt::generic_category());
     CHECK(generic != heartbeat::error::timeout);
-    CHECK(ec != std::error_code());
+    CHECK(ec != hbt::error_code());
 
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+    // Over Boost.Asio, handlers receive boost::system::error_code, and the library's is that.
+    const boost::system::error_code asio_ec = heartbeat::error::protocol;
+    CHECK(asio_ec == heartbeat::error::protocol);
+    static_assert(std::is_same<heartbeat::error_code, boost::system::error_code>::value,
+                  "handlers receive boost::system::error_code");
+    // It still converts to std::error_code, keeping the category's name and messages.
+    const std::error_code std_ec = asio_ec;
+    CHECK(std_ec.message() == asio_ec.message());
+    CHECK(std::string(std_ec.category().name()) == "heartbeat");
+#else
     // Asio's error_code is std::error_code in standalone mode: handlers get the same type.
     const asio::error_code asio_ec = heartbeat::error::protocol;
     CHECK(asio_ec == heartbeat::error::protocol);
     static_assert(std::is_same<heartbeat::error_code, std::error_code>::value,
                   "handlers receive std::error_code");
-    static_assert(std::is_error_code_enum<heartbeat::error>::value,
+#endif
+    static_assert(hbt::is_error_code_enum<heartbeat::error>::value,
                   "heartbeat::error is an error code enum");
 }
 
 TEST_CASE("a system_error built from a heartbeat error keeps its code", "[error]") {
     try {
-        throw std::system_error(heartbeat::error::write_timeout);
-    } catch (const std::system_error& e) {
+        throw hbt::system_error(heartbeat::error::write_timeout);
+    } catch (const hbt::system_error& e) {
         CHECK(e.code() == heartbeat::error::write_timeout);
         CHECK(std::string(e.what()).find(
                   heartbeat::make_error_code(heartbeat::error::write_timeout).message()) !=

@@ -2,8 +2,6 @@
 // receive backpressure, write_timeout, end of stream and resets, other stream types.
 #include "support.hpp"
 
-#include <asio/strand.hpp>
-
 #include <atomic>
 #include <future>
 

@@ -2,9 +2,6 @@
 // with operations pending, handlers never invoked inline, and no session left behind.
 #include "support.hpp"
 
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/cancellation_signal.hpp>
-
 #include <atomic>
 #include <future>
 #include <optional>

@@ -1,8 +1,6 @@
 // heartbeat::statistics: heartbeat and round-trip figures, frame and byte counters.
 #include "support.hpp"
 
-#include <asio/read_until.hpp>
-
 using namespace hbt;
 
 namespace {
