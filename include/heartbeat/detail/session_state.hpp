@@ -202,6 +202,7 @@ private:
 
     // impl/sentry_op.hpp
     void schedule(time_point when);
+    time_point on_tick(time_point when) const noexcept;
     void rearm();
     void on_timer(error_code ec);
     time_point next_wakeup() const;
