@@ -1,0 +1,509 @@
+// The synopses of docs/reference.md, compiled and compared with the library. Each region
+// declares, in namespace `synopsis`, what the reference shows; the checks after the regions
+// compare it with the real names: types, defaults, field order and sizes, member signatures and
+// completion signatures at compile time; error messages and wire bytes when run (docs.run test).
+// When a check fails, the reference is out of date: fix the region and the prose around it.
+#include <heartbeat/heartbeat.hpp>
+#include <heartbeat/tcp_keepalive.hpp>
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace synopsis {
+using heartbeat::error_code;
+using heartbeat::line_framing;
+
+// begin-snippet: session
+template <class Stream, class Framing = line_framing>
+class heartbeat_session {
+public:
+    using executor_type = typename Stream::executor_type;
+    using next_layer_type = Stream;
+    using framing_type = Framing;
+
+    explicit heartbeat_session(Stream stream, const heartbeat::options& opts = heartbeat::options(),
+                               Framing framing = Framing());
+    heartbeat_session(heartbeat_session&&) noexcept;
+    heartbeat_session& operator=(heartbeat_session&&) noexcept;
+    ~heartbeat_session();
+
+    executor_type get_executor() const noexcept;
+    Stream& next_layer() noexcept;
+    const Stream& next_layer() const noexcept;
+    const heartbeat::options& options() const noexcept;
+    heartbeat::statistics statistics() const;
+
+    template <class CompletionToken> // void(error_code)
+    auto async_run(CompletionToken&& token);
+    template <class CompletionToken> // void(error_code, std::string)
+    auto async_receive(CompletionToken&& token);
+    template <class CompletionToken> // void(error_code)
+    auto async_send(std::string frame, CompletionToken&& token);
+
+    void set_health_observer(std::function<void(heartbeat::health)> observer);
+    void close();
+};
+// end-snippet: session
+
+// begin-snippet: options
+struct options {
+    using duration = std::chrono::milliseconds;
+
+    duration ping_interval = std::chrono::seconds(20);
+    duration read_timeout = std::chrono::seconds(30);
+    duration idle_timeout = duration::zero();
+    duration write_timeout = std::chrono::seconds(10);
+    duration shutdown_timeout = std::chrono::seconds(1);
+
+    std::size_t max_frame_size = 64 * 1024;
+    std::size_t send_queue_limit = 1024 * 1024;
+    std::size_t receive_queue_limit = 1024 * 1024;
+
+    bool answer_pings = true;
+    std::size_t max_unanswered_pings = 0;
+    duration adaptive_read_timeout_floor = duration::zero();
+    duration min_peer_ping_interval = duration::zero();
+
+    void validate() const; // throws std::invalid_argument
+};
+// end-snippet: options
+
+// begin-snippet: error
+enum class error {
+    timeout = 1,
+    idle_timeout,
+    write_timeout,
+    frame_too_large,
+    send_queue_full,
+    protocol,
+    invalid_frame,
+    already_running,
+    ping_flood,
+};
+
+const std::error_category& error_category() noexcept; // boost::system:: with Boost.Asio
+error_code make_error_code(error e) noexcept;
+// end-snippet: error
+
+// begin-snippet: statistics
+struct statistics {
+    using duration = std::chrono::steady_clock::duration;
+
+    std::uint64_t pings_sent = 0;
+    std::uint64_t pongs_received = 0;
+    std::uint64_t pings_received = 0;
+    std::uint64_t pongs_sent = 0;
+    std::uint64_t frames_received = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+    duration last_rtt = duration::zero();
+    duration smoothed_rtt = duration::zero();
+    duration rtt_variance = duration::zero();
+    std::uint64_t stalls = 0;
+    bool suspect = false;
+    duration since_last_receive = duration::zero();
+};
+// end-snippet: statistics
+
+// begin-snippet: health
+enum class health : unsigned char { healthy, suspect };
+
+const char* to_string(health h) noexcept; // "healthy", "suspect"
+// end-snippet: health
+
+// begin-snippet: framing
+enum class frame_kind : unsigned char { data, ping, pong };
+
+struct decode_result {
+    enum status_type : unsigned char { need_more, frame, failed };
+
+    status_type status = need_more;
+    frame_kind kind = frame_kind::data;
+    std::size_t payload_offset = 0;
+    std::size_t payload_size = 0;
+    std::size_t consumed = 0;
+    std::uint64_t heartbeat_id = 0;
+    error_code error{};
+
+    static decode_result more() noexcept;
+    static decode_result fail(error_code ec) noexcept;
+    static decode_result make(frame_kind kind, std::size_t offset, std::size_t size,
+                              std::size_t consumed, std::uint64_t id = 0) noexcept;
+};
+// end-snippet: framing
+
+// begin-snippet: tcp_keepalive
+struct tcp_keepalive_options {
+    std::chrono::seconds idle{0};
+    std::chrono::seconds interval{0};
+    int probes = 0;
+    std::chrono::milliseconds user_timeout{0};
+};
+
+struct tcp_keepalive_result {
+    bool keepalive = false;
+    bool idle = false;
+    bool interval = false;
+    bool probes = false;
+    bool user_timeout = false;
+};
+
+template <class Socket>
+tcp_keepalive_result set_tcp_keepalive(Socket& socket, const tcp_keepalive_options& opts,
+                                       error_code& ec);
+// end-snippet: tcp_keepalive
+
+} // namespace synopsis
+
+// ---------------------------------------------------------------------------------------------
+// Compile-time comparisons.
+
+namespace check {
+
+using socket = asio::ip::tcp::socket;
+using real_session = heartbeat::heartbeat_session<socket>;
+using shown_session = synopsis::heartbeat_session<socket>;
+
+// A member function's signature without its class: the function type, const and noexcept.
+template <class F, bool Const, bool Noexcept>
+struct signature {};
+template <class M>
+struct signature_of;
+template <class C, class R, class... A>
+struct signature_of<R (C::*)(A...)> : signature<R(A...), false, false> {};
+template <class C, class R, class... A>
+struct signature_of<R (C::*)(A...) const> : signature<R(A...), true, false> {};
+template <class C, class R, class... A>
+struct signature_of<R (C::*)(A...) noexcept> : signature<R(A...), false, true> {};
+template <class C, class R, class... A>
+struct signature_of<R (C::*)(A...) const noexcept> : signature<R(A...), true, true> {};
+template <class M>
+using signature_t = typename signature_of<M>::signature;
+
+#define HEARTBEAT_DOCS_SAME_MEMBER(name)                                                           \
+    static_assert(std::is_same_v<signature_t<decltype(&real_session::name)>,                       \
+                                 signature_t<decltype(&shown_session::name)>>,                     \
+                  "heartbeat_session::" #name " differs from the reference")
+HEARTBEAT_DOCS_SAME_MEMBER(get_executor);
+HEARTBEAT_DOCS_SAME_MEMBER(options);
+HEARTBEAT_DOCS_SAME_MEMBER(statistics);
+HEARTBEAT_DOCS_SAME_MEMBER(set_health_observer);
+HEARTBEAT_DOCS_SAME_MEMBER(close);
+#undef HEARTBEAT_DOCS_SAME_MEMBER
+
+// The two next_layer overloads, exactly.
+template <class S>
+using next_layer_mutable = socket& (S::*)() noexcept;
+template <class S>
+using next_layer_const = const socket& (S::*)() const noexcept;
+static_assert(sizeof(static_cast<next_layer_mutable<real_session>>(&real_session::next_layer)));
+static_assert(sizeof(static_cast<next_layer_const<real_session>>(&real_session::next_layer)));
+
+static_assert(std::is_same_v<real_session::executor_type, shown_session::executor_type>);
+static_assert(std::is_same_v<real_session::next_layer_type, shown_session::next_layer_type>);
+static_assert(std::is_same_v<real_session::framing_type, shown_session::framing_type>);
+static_assert(std::is_same_v<real_session::framing_type, heartbeat::line_framing>);
+
+// Construction, moves, no copies; the constructor is explicit.
+template <class S>
+constexpr bool construction_matches() {
+    return std::is_constructible_v<S, socket> &&
+           std::is_constructible_v<S, socket, const heartbeat::options&> &&
+           std::is_constructible_v<S, socket, const heartbeat::options&, heartbeat::line_framing> &&
+           !std::is_convertible_v<socket, S> && std::is_nothrow_move_constructible_v<S> &&
+           std::is_nothrow_move_assignable_v<S> && !std::is_copy_constructible_v<S> &&
+           !std::is_copy_assignable_v<S>;
+}
+static_assert(construction_matches<real_session>());
+static_assert(construction_matches<shown_session>());
+
+// The completion signatures: a token whose async_result hands back the signature it was given.
+struct signature_probe {};
+
+} // namespace check
+
+template <class Signature>
+struct asio::async_result<check::signature_probe, Signature> {
+    using return_type = Signature*;
+    template <class Initiation, class... Args>
+    static return_type initiate(Initiation&&, check::signature_probe, Args&&...) {
+        return nullptr;
+    }
+};
+
+namespace check {
+
+using run_signature = decltype(std::declval<real_session&>().async_run(signature_probe{}));
+using receive_signature = decltype(std::declval<real_session&>().async_receive(signature_probe{}));
+using send_signature =
+    decltype(std::declval<real_session&>().async_send(std::string(), signature_probe{}));
+static_assert(std::is_same_v<run_signature, void (*)(heartbeat::error_code)>);
+static_assert(std::is_same_v<receive_signature, void (*)(heartbeat::error_code, std::string)>);
+static_assert(std::is_same_v<send_signature, void (*)(heartbeat::error_code)>);
+
+// Plain structs: same field types, defaults, order and size.
+#define HEARTBEAT_DOCS_SAME_FIELD(type, field)                                                     \
+    static_assert(                                                                                 \
+        std::is_same_v<decltype(heartbeat::type::field), decltype(synopsis::type::field)>,         \
+        #type "::" #field ": type differs from the reference");                                    \
+    static_assert(heartbeat::type{}.field == synopsis::type{}.field,                               \
+                  #type "::" #field ": default differs from the reference");                       \
+    static_assert(offsetof(heartbeat::type, field) == offsetof(synopsis::type, field),             \
+                  #type "::" #field ": position differs from the reference")
+
+static_assert(std::is_same_v<heartbeat::options::duration, synopsis::options::duration>);
+HEARTBEAT_DOCS_SAME_FIELD(options, ping_interval);
+HEARTBEAT_DOCS_SAME_FIELD(options, read_timeout);
+HEARTBEAT_DOCS_SAME_FIELD(options, idle_timeout);
+HEARTBEAT_DOCS_SAME_FIELD(options, write_timeout);
+HEARTBEAT_DOCS_SAME_FIELD(options, shutdown_timeout);
+HEARTBEAT_DOCS_SAME_FIELD(options, max_frame_size);
+HEARTBEAT_DOCS_SAME_FIELD(options, send_queue_limit);
+HEARTBEAT_DOCS_SAME_FIELD(options, receive_queue_limit);
+HEARTBEAT_DOCS_SAME_FIELD(options, answer_pings);
+HEARTBEAT_DOCS_SAME_FIELD(options, max_unanswered_pings);
+HEARTBEAT_DOCS_SAME_FIELD(options, adaptive_read_timeout_floor);
+HEARTBEAT_DOCS_SAME_FIELD(options, min_peer_ping_interval);
+static_assert(sizeof(heartbeat::options) == sizeof(synopsis::options),
+              "options has fields the reference does not show");
+static_assert(
+    std::is_same_v<decltype(&heartbeat::options::validate), void (heartbeat::options::*)() const>);
+
+static_assert(std::is_same_v<heartbeat::statistics::duration, synopsis::statistics::duration>);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, pings_sent);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, pongs_received);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, pings_received);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, pongs_sent);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, frames_received);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, frames_sent);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, bytes_received);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, bytes_sent);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, last_rtt);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, smoothed_rtt);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, rtt_variance);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, stalls);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, suspect);
+HEARTBEAT_DOCS_SAME_FIELD(statistics, since_last_receive);
+static_assert(sizeof(heartbeat::statistics) == sizeof(synopsis::statistics),
+              "statistics has fields the reference does not show");
+
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_options, idle);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_options, interval);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_options, probes);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_options, user_timeout);
+static_assert(sizeof(heartbeat::tcp_keepalive_options) == sizeof(synopsis::tcp_keepalive_options));
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_result, keepalive);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_result, idle);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_result, interval);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_result, probes);
+HEARTBEAT_DOCS_SAME_FIELD(tcp_keepalive_result, user_timeout);
+static_assert(sizeof(heartbeat::tcp_keepalive_result) == sizeof(synopsis::tcp_keepalive_result));
+template <class Result, class Options>
+using keepalive_function = Result (*)(socket&, const Options&, heartbeat::error_code&);
+static_assert(std::is_same_v<decltype(&heartbeat::set_tcp_keepalive<socket>),
+                             keepalive_function<heartbeat::tcp_keepalive_result,
+                                                heartbeat::tcp_keepalive_options>>);
+static_assert(std::is_same_v<
+              decltype(&synopsis::set_tcp_keepalive<socket>),
+              keepalive_function<synopsis::tcp_keepalive_result, synopsis::tcp_keepalive_options>>);
+
+// decode_result: its fields are not all literal types (error_code), so compare without defaults.
+#define HEARTBEAT_DOCS_SAME_LAYOUT(type, field)                                                    \
+    static_assert(                                                                                 \
+        std::is_same_v<decltype(heartbeat::type::field), decltype(synopsis::type::field)> ||       \
+            std::is_enum_v<decltype(heartbeat::type::field)>,                                      \
+        #type "::" #field ": type differs from the reference");                                    \
+    static_assert(offsetof(heartbeat::type, field) == offsetof(synopsis::type, field),             \
+                  #type "::" #field ": position differs from the reference")
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, status);
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, kind);
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, payload_offset);
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, payload_size);
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, consumed);
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, heartbeat_id);
+HEARTBEAT_DOCS_SAME_LAYOUT(decode_result, error);
+static_assert(sizeof(heartbeat::decode_result) == sizeof(synopsis::decode_result));
+template <class R>
+using make_function = R (*)(heartbeat::frame_kind, std::size_t, std::size_t, std::size_t,
+                            std::uint64_t) noexcept;
+static_assert(std::is_same_v<decltype(&heartbeat::decode_result::make),
+                             make_function<heartbeat::decode_result>>);
+static_assert(std::is_same_v<decltype(&heartbeat::decode_result::more),
+                             heartbeat::decode_result (*)() noexcept>);
+static_assert(std::is_same_v<decltype(&heartbeat::decode_result::fail),
+                             heartbeat::decode_result (*)(heartbeat::error_code) noexcept>);
+
+// Enumerations: same values, same underlying types.
+template <class A, class B>
+constexpr bool same_value(A a, B b) {
+    return static_cast<long>(a) == static_cast<long>(b);
+}
+static_assert(std::is_same_v<std::underlying_type_t<heartbeat::frame_kind>,
+                             std::underlying_type_t<synopsis::frame_kind>>);
+static_assert(same_value(heartbeat::frame_kind::data, synopsis::frame_kind::data) &&
+              same_value(heartbeat::frame_kind::ping, synopsis::frame_kind::ping) &&
+              same_value(heartbeat::frame_kind::pong, synopsis::frame_kind::pong));
+static_assert(same_value(heartbeat::decode_result::need_more, synopsis::decode_result::need_more) &&
+              same_value(heartbeat::decode_result::frame, synopsis::decode_result::frame) &&
+              same_value(heartbeat::decode_result::failed, synopsis::decode_result::failed));
+static_assert(std::is_same_v<std::underlying_type_t<heartbeat::health>,
+                             std::underlying_type_t<synopsis::health>>);
+static_assert(same_value(heartbeat::health::healthy, synopsis::health::healthy) &&
+              same_value(heartbeat::health::suspect, synopsis::health::suspect));
+static_assert(
+    std::is_same_v<decltype(&heartbeat::to_string), const char* (*)(heartbeat::health) noexcept>);
+static_assert(same_value(heartbeat::error::timeout, synopsis::error::timeout) &&
+              same_value(heartbeat::error::idle_timeout, synopsis::error::idle_timeout) &&
+              same_value(heartbeat::error::write_timeout, synopsis::error::write_timeout) &&
+              same_value(heartbeat::error::frame_too_large, synopsis::error::frame_too_large) &&
+              same_value(heartbeat::error::send_queue_full, synopsis::error::send_queue_full) &&
+              same_value(heartbeat::error::protocol, synopsis::error::protocol) &&
+              same_value(heartbeat::error::invalid_frame, synopsis::error::invalid_frame) &&
+              same_value(heartbeat::error::already_running, synopsis::error::already_running) &&
+              same_value(heartbeat::error::ping_flood, synopsis::error::ping_flood));
+static_assert(std::is_same_v<decltype(&heartbeat::make_error_code),
+                             heartbeat::error_code (*)(heartbeat::error) noexcept>);
+static_assert(std::is_error_code_enum_v<heartbeat::error>);
+static_assert(std::is_same_v<decltype(heartbeat::error_category()), const std::error_category&>);
+
+// The framings' sizes quoted in the reference.
+static_assert(heartbeat::line_framing::max_header_size == 0 &&
+              heartbeat::line_framing::max_trailer_size == 1 &&
+              heartbeat::line_framing::max_overhead == 2 &&
+              heartbeat::line_framing::max_heartbeat_size == 6 &&
+              !heartbeat::line_framing::heartbeat_ids);
+using lp = heartbeat::length_prefixed_framing;
+static_assert(lp::header_size == 5 && lp::id_size == 8 && lp::max_header_size == 5 &&
+              lp::max_trailer_size == 0 && lp::max_overhead == 5 && lp::max_heartbeat_size == 13 &&
+              lp::heartbeat_ids && lp::type_data == 0 && lp::type_ping == 1 && lp::type_pong == 2);
+
+} // namespace check
+
+// ---------------------------------------------------------------------------------------------
+// Run-time comparisons: what the reference's tables say.
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, const char* what) {
+    if (!ok) {
+        std::fprintf(stderr, "docs/reference.md is out of date: %s\n", what);
+        ++failures;
+    }
+}
+
+// The error table of docs/reference.md, in order.
+const char* const messages[] = {
+    "peer timed out: nothing received within the read timeout",
+    "peer idle: no application frame received within the idle timeout",
+    "write timed out: the peer stopped reading",
+    "frame larger than max_frame_size",
+    "send queue full",
+    "protocol error: malformed frame",
+    "frame cannot be encoded by this framing",
+    "session already running or ran: a session runs once",
+    "peer pings too often",
+};
+
+std::string bytes(const char* data, std::size_t size) {
+    return std::string(data, size);
+}
+
+} // namespace
+
+int main() {
+    const int count = static_cast<int>(sizeof messages / sizeof messages[0]);
+    for (int i = 0; i < count; ++i) {
+        const heartbeat::error_code ec = heartbeat::make_error_code(heartbeat::error(i + 1));
+        expect(ec.message() == messages[i], "an error message");
+    }
+    expect(heartbeat::make_error_code(heartbeat::error(count + 1)).message() ==
+               "unknown heartbeat error",
+           "heartbeat::error has more values than the error table");
+    expect(std::strcmp(heartbeat::error_category().name(), "heartbeat") == 0, "category name");
+    expect(std::strcmp(heartbeat::to_string(heartbeat::health::suspect), "suspect") == 0 &&
+               std::strcmp(heartbeat::to_string(heartbeat::health::healthy), "healthy") == 0,
+           "to_string(health)");
+
+    // line_framing: "payload\n" out; "PING\n", "PONG\n"; "\r\n" accepted in.
+    heartbeat::line_framing line;
+    char out[32];
+    expect(bytes(out, line.encode_heartbeat(heartbeat::frame_kind::ping, 7, out)) == "PING\n",
+           "line PING");
+    expect(bytes(out, line.encode_heartbeat(heartbeat::frame_kind::pong, 7, out)) == "PONG\n",
+           "line PONG");
+    expect(line.encode_header(5, out) == 0 && bytes(out, line.encode_trailer(out)) == "\n",
+           "line data frame");
+    const auto crlf = line.decode("hi\r\n", 4, 64);
+    expect(crlf.status == heartbeat::decode_result::frame && crlf.payload_size == 2 &&
+               crlf.consumed == 4,
+           "line CRLF");
+    const auto ping = line.decode("PING\r\n", 6, 1);
+    expect(ping.status == heartbeat::decode_result::frame &&
+               ping.kind == heartbeat::frame_kind::ping,
+           "line PING whatever max_frame_size");
+    expect(line.validate("PONG", 4) == heartbeat::error::invalid_frame &&
+               line.validate("a\nb", 3) == heartbeat::error::invalid_frame &&
+               line.validate("a\r", 2) == heartbeat::error::invalid_frame &&
+               !line.validate("PING ", 5) && !line.validate("", 0),
+           "line validate");
+
+    // length_prefixed_framing: 4-byte big-endian length, type byte, payload; ids big-endian.
+    heartbeat::length_prefixed_framing lpf;
+    expect(bytes(out, lpf.encode_header(0x010203, out)) == bytes("\x00\x01\x02\x03\x00", 5),
+           "length-prefixed data header");
+    expect(
+        bytes(out, lpf.encode_heartbeat(heartbeat::frame_kind::ping, 0x1122334455667788u, out)) ==
+            bytes("\x00\x00\x00\x08\x01\x11\x22\x33\x44\x55\x66\x77\x88", 13),
+        "length-prefixed PING");
+    expect(bytes(out, lpf.encode_heartbeat(heartbeat::frame_kind::pong, 1, out)) ==
+               bytes("\x00\x00\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00\x01", 13),
+           "length-prefixed PONG");
+    expect(lpf.decode("\x00\x00\x00\x01\x03x", 6, 64).error == heartbeat::error::protocol,
+           "length-prefixed unknown type");
+    expect(lpf.decode("\x00\x00\x00\x07\x01", 5, 64).error == heartbeat::error::protocol,
+           "length-prefixed heartbeat of the wrong length");
+    expect(lpf.decode("\x00\x00\x01\x00\x00", 5, 255).error == heartbeat::error::frame_too_large,
+           "length-prefixed oversized header refused before its payload");
+
+    // validate(): the reference lists the rules; spot-check the cross-field ones.
+    auto refused = [](heartbeat::options o) {
+        try {
+            o.validate();
+        } catch (const std::invalid_argument&) {
+            return true;
+        }
+        return false;
+    };
+    heartbeat::options o;
+    o.read_timeout = o.ping_interval;
+    expect(refused(o), "read_timeout must exceed ping_interval");
+    o = {};
+    o.ping_interval = {};
+    o.read_timeout = std::chrono::milliseconds(1);
+    expect(!refused(o), "read_timeout needs no ping_interval");
+    o = {};
+    o.adaptive_read_timeout_floor = o.read_timeout + std::chrono::milliseconds(1);
+    expect(refused(o), "adaptive_read_timeout_floor must not exceed read_timeout");
+    o = {};
+    o.send_queue_limit = o.max_frame_size - 1;
+    expect(refused(o), "send_queue_limit >= max_frame_size");
+    o = {};
+    o.max_frame_size = 0x80000000u;
+    expect(refused(o), "max_frame_size < 2 GiB");
+
+    if (failures == 0)
+        std::puts("reference synopses, error table and wire formats match the library");
+    return failures == 0 ? 0 : 1;
+}
