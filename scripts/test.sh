@@ -70,6 +70,8 @@ heartbeat_install_for_compiler
 # Boost.Asio, for heartbeat::heartbeat_boost and its package test (Debian 12's libboost-dev is
 # 1.74, older than the 1.79 it needs).
 heartbeat_install_optional libboost1.81-dev
+# OpenSSL's headers, for the TLS tests and examples (left out without them).
+heartbeat_install_optional libssl-dev
 heartbeat_configure "$build_dir" "-DHEARTBEAT_SANITIZE=$sanitize" "-DHEARTBEAT_WERROR=$werror" \
     "${cmake_args[@]}"
 cmake --build "$build_dir"
