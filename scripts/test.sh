@@ -6,6 +6,9 @@
 #   scripts/test.sh --sanitize address,undefined  build-asan/, with those sanitizers
 #   scripts/test.sh --sanitize thread           build-tsan/
 #   scripts/test.sh --werror --build-dir DIR    warnings are errors (CI does this with clang++)
+#   scripts/test.sh --std 20                    ISO C++20 (or 17) for everything; without it the
+#                                               compiler's default, at least C++17
+#   scripts/test.sh --boost                     the tests against Boost.Asio, build-boost/
 #   scripts/test.sh -DNAME=VALUE ...            more CMake cache settings
 #
 # The environment may set CXX (the compiler) and HEARTBEAT_SANITIZE (as --sanitize).
@@ -15,12 +18,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$HEARTBEAT_ROOT"
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
 sanitize=${HEARTBEAT_SANITIZE:-}
 werror=OFF
+std=
+boost=OFF
 build_dir=
 cmake_args=()
 while (($# > 0)); do
@@ -36,6 +41,19 @@ while (($# > 0)); do
         ;;
     --werror)
         werror=ON
+        shift
+        ;;
+    --std)
+        (($# >= 2)) || usage
+        std=$2
+        shift 2
+        ;;
+    --std=*)
+        std=${1#--std=}
+        shift
+        ;;
+    --boost)
+        boost=ON
         shift
         ;;
     --build-dir)
@@ -57,7 +75,18 @@ if [[ -z $build_dir ]]; then
     *thread*) build_dir=build-tsan ;;
     *) build_dir=build-asan ;;
     esac
+    [[ $boost == OFF ]] || build_dir+=-boost
 fi
+
+# The language standard: set for every target (test_completion_tokens still asks for C++20
+# itself), or the cache entries of an earlier --std removed, so a reused build directory gets
+# the default back.
+case $std in
+"") std_args=(-UCMAKE_CXX_STANDARD -UCMAKE_CXX_STANDARD_REQUIRED -UCMAKE_CXX_EXTENSIONS) ;;
+17 | 20 | 23) std_args=("-DCMAKE_CXX_STANDARD=$std" -DCMAKE_CXX_STANDARD_REQUIRED=ON
+    -DCMAKE_CXX_EXTENSIONS=OFF) ;;
+*) usage ;;
+esac
 
 if [[ -n $sanitize ]]; then
     # Any report fails the test that caused it, with a stack trace.
@@ -68,12 +97,16 @@ fi
 
 heartbeat_install_for_compiler
 # Boost.Asio, for heartbeat::heartbeat_boost and its package test (Debian 12's libboost-dev is
-# 1.74, older than the 1.79 it needs).
-heartbeat_install_optional libboost1.81-dev
+# 1.74, older than the 1.79 it needs); required with --boost.
+if [[ $boost == ON ]]; then
+    heartbeat_install libboost1.81-dev
+else
+    heartbeat_install_optional libboost1.81-dev
+fi
 # OpenSSL's headers, for the TLS tests and examples (left out without them).
 heartbeat_install_optional libssl-dev
 heartbeat_configure "$build_dir" "-DHEARTBEAT_SANITIZE=$sanitize" "-DHEARTBEAT_WERROR=$werror" \
-    "${cmake_args[@]}"
+    "-DHEARTBEAT_TEST_BOOST_ASIO=$boost" "${std_args[@]}" "${cmake_args[@]}"
 cmake --build "$build_dir"
 # The socket tests measure wall-clock deadlines of tens of milliseconds; on a loaded machine one
 # can miss its slack. A failed test gets one more try (its first output is still printed); a
