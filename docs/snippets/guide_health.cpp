@@ -31,27 +31,23 @@ void watch(session_type& session) {
     // end-snippet: observer
 }
 
-void run_and_log(session_type& session, bool& ended, std::error_code& reason) {
-    // begin-snippet: statistics
-    session.async_run([&session, &ended, &reason](std::error_code ec) {
-        using std::chrono::duration_cast;
-        using std::chrono::microseconds;
-        using std::chrono::milliseconds;
-        const heartbeat::statistics s = session.statistics();
-        std::cout << "ended: " << ec.message() << "\n"
-                  << "  PINGs sent " << s.pings_sent << ", PONGs received " << s.pongs_received
-                  << ", smoothed RTT " << duration_cast<microseconds>(s.smoothed_rtt).count()
-                  << " us (variance " << duration_cast<microseconds>(s.rtt_variance).count()
-                  << " us)\n"
-                  << "  frames in/out " << s.frames_received << "/" << s.frames_sent
-                  << ", bytes in/out " << s.bytes_received << "/" << s.bytes_sent << "\n"
-                  << "  last byte " << duration_cast<milliseconds>(s.since_last_receive).count()
-                  << " ms ago, stalls of our own loop " << s.stalls << "\n";
-        ended = true;
-        reason = ec;
-    });
-    // end-snippet: statistics
+// begin-snippet: statistics
+// From async_run's handler: statistics() still answers after the end.
+void log_end(const session_type& session, std::error_code ec) {
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    using std::chrono::milliseconds;
+    const heartbeat::statistics s = session.statistics();
+    std::cout << "ended: " << ec.message() << "\n"
+              << "  PINGs sent " << s.pings_sent << ", PONGs received " << s.pongs_received
+              << ", smoothed RTT " << duration_cast<microseconds>(s.smoothed_rtt).count()
+              << " us (variance " << duration_cast<microseconds>(s.rtt_variance).count() << " us)\n"
+              << "  frames in/out " << s.frames_received << "/" << s.frames_sent
+              << ", bytes in/out " << s.bytes_received << "/" << s.bytes_sent << "\n"
+              << "  last byte " << duration_cast<milliseconds>(s.since_last_receive).count()
+              << " ms ago, stalls of our own loop " << s.stalls << "\n";
 }
+// end-snippet: statistics
 
 int main() {
     asio::io_context io;
@@ -63,7 +59,11 @@ int main() {
     watch(session);
     bool ended = false;
     std::error_code reason;
-    run_and_log(session, ended, reason);
+    session.async_run([&](std::error_code ec) {
+        log_end(session, ec);
+        ended = true;
+        reason = ec;
+    });
 
     // The peer: a data line every 50 ms for 300 ms, then silence (it stays connected).
     asio::ip::tcp::socket& peer = pair.b;

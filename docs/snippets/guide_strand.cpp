@@ -32,19 +32,19 @@ void accept(tcp::acceptor& acceptor) {
     // The socket, and so the session, gets a strand of its own: the session's handlers, and
     // yours (they run on the session's executor unless you bind them elsewhere), never run
     // concurrently, while different sessions spread over the threads.
-    acceptor.async_accept(asio::make_strand(acceptor.get_executor()),
-                          [&acceptor](std::error_code ec, tcp::socket socket) {
-                              if (ec)
-                                  return;
-                              auto session = std::make_shared<session_type>(std::move(socket));
-                              // This handler runs on the acceptor's executor, not on the new
-                              // strand: enter the strand before touching the session.
-                              asio::dispatch(session->get_executor(), [session] {
-                                  session->async_run([session](std::error_code) {});
-                                  echo(session);
-                              });
-                              accept(acceptor);
-                          });
+    auto strand = asio::make_strand(acceptor.get_executor());
+    acceptor.async_accept(strand, [&acceptor](std::error_code ec, tcp::socket socket) {
+        if (ec)
+            return;
+        auto session = std::make_shared<session_type>(std::move(socket));
+        // This handler runs on the acceptor's executor, not on the new strand: enter the
+        // strand before touching the session.
+        asio::dispatch(session->get_executor(), [session] {
+            session->async_run([session](std::error_code) {});
+            echo(session);
+        });
+        accept(acceptor);
+    });
 }
 // end-snippet: accept
 

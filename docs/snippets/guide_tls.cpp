@@ -38,7 +38,7 @@ void start_tls_client(asio::ssl::context& tls, tcp::socket socket, const std::st
         session->async_run([session](std::error_code ec) {
             std::cout << "TLS session ended: " << ec.message() << "\n";
         });
-        use(session);
+        use(session); // the application: send, receive, close()
     });
 }
 // end-snippet: tls
