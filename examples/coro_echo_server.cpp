@@ -77,8 +77,7 @@ awaitable<void> listen(tcp::acceptor& acceptor, heartbeat::options opts, registr
             co_return; // SIGTERM
         if (ec) {
             // EMFILE and its kind would fail again at once: pause instead of spinning.
-            std::cerr << "accept failed: " << ec.message() << "; retrying in 100 ms"
-                      << std::endl;
+            std::cerr << "accept failed: " << ec.message() << "; retrying in 100 ms" << std::endl;
             retry.expires_after(std::chrono::milliseconds(100));
             co_await retry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;

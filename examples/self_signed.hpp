@@ -69,7 +69,8 @@ inline void add_extension(X509* cert, int nid, const char* value) {
 
 /// A new key and a certificate for localhost, valid from a minute ago for `validity`.
 /// Throws std::runtime_error with OpenSSL's reason on failure.
-inline certificate make_localhost_certificate(std::chrono::seconds validity = std::chrono::hours(1)) {
+inline certificate
+make_localhost_certificate(std::chrono::seconds validity = std::chrono::hours(1)) {
     using namespace detail;
     owned<EVP_PKEY, EVP_PKEY_free> key(EVP_EC_gen("P-256"));
     check(key != nullptr, "EVP_EC_gen");
@@ -82,7 +83,8 @@ inline certificate make_localhost_certificate(std::chrono::seconds validity = st
     check(RAND_bytes(serial, sizeof serial) == 1, "RAND_bytes");
     serial[0] &= 0x7f; // positive
     owned<BIGNUM, BN_free> bn(BN_bin2bn(serial, sizeof serial, nullptr));
-    check(bn != nullptr && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) != nullptr,
+    check(bn != nullptr &&
+              BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())) != nullptr,
           "serial number");
     // Valid from a minute ago: a peer whose clock is slightly behind still accepts it.
     check(X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60) != nullptr, "notBefore");
@@ -111,8 +113,8 @@ inline certificate make_localhost_certificate(std::chrono::seconds validity = st
           "PEM_write_bio_X509");
     result.certificate_pem = pem_of(cert_bio);
     owned<BIO, BIO_free_all> key_bio(BIO_new(BIO_s_mem()));
-    check(key_bio != nullptr && PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr,
-                                                         nullptr, 0, nullptr, nullptr) == 1,
+    check(key_bio != nullptr && PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr,
+                                                         0, nullptr, nullptr) == 1,
           "PEM_write_bio_PrivateKey");
     result.private_key_pem = pem_of(key_bio);
     return result;

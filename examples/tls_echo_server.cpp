@@ -105,19 +105,18 @@ private:
             if (!ec) // too slow: closing fails the handshake below
                 stream->lowest_layer().close(ignored);
         });
-        stream->async_handshake(
-            asio::ssl::stream_base::server,
-            [this, stream, timer, name = std::move(name)](std::error_code ec) {
-                timer->cancel();
-                handshaking_.erase(stream);
-                if (ec) {
-                    std::cout << name << " handshake failed: " << ec.message() << std::endl;
-                    return;
-                }
-                if (!acceptor_.is_open()) // stopping
-                    return;
-                start_session(name, std::move(*stream));
-            });
+        auto done = [this, stream, timer, name = std::move(name)](std::error_code ec) {
+            timer->cancel();
+            handshaking_.erase(stream);
+            if (ec) {
+                std::cout << name << " handshake failed: " << ec.message() << std::endl;
+                return;
+            }
+            if (!acceptor_.is_open()) // stopping
+                return;
+            start_session(name, std::move(*stream));
+        };
+        stream->async_handshake(asio::ssl::stream_base::server, std::move(done));
     }
 
     void start_session(const std::string& name, tls_stream stream) {

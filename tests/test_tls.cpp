@@ -144,7 +144,7 @@ TEST_CASE("a frozen TLS peer is timed out at read_timeout and dropped without a 
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
     o.read_timeout = 150ms;
-    o.shutdown_timeout = 3s; // waiting for it would show: 3 s instead of ~150 ms
+    o.shutdown_timeout = 3s;              // waiting for it would show: 3 s instead of ~150 ms
     tls_peer peer(std::move(tls.client)); // handshake done, then nothing at all
     tls_session s(std::move(tls.server), o);
     outcome run;
@@ -191,7 +191,7 @@ TEST_CASE("close() with a live TLS peer sends close_notify and ends when the pee
     const long long elapsed = ms_between(t0, run.when());
     INFO("close with a live peer took " << elapsed << " ms (shutdown_timeout "
                                         << ms(o.shutdown_timeout) << " ms)");
-    CHECK(elapsed <= prompt()); // the answer ended it, not shutdown_timeout
+    CHECK(elapsed <= prompt());                   // the answer ended it, not shutdown_timeout
     CHECK(peer.read_error() == asio::error::eof); // a close_notify came
     CHECK(peer.shutdown_error() == error_code()); // and the session received the answer
     CHECK(peer.received().rfind("bye soon\n", 0) == 0);
@@ -342,9 +342,9 @@ TEST_CASE("a TLS peer that stops reading ends the session with write_timeout, wi
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
     CHECK(run.ec() == heartbeat::error::write_timeout);
     const long long elapsed = ms_between(t0, run.when());
-    INFO("write_timeout and close after " << elapsed << " ms (write_timeout "
-                                          << ms(o.write_timeout) << " ms, shutdown_timeout "
-                                          << ms(o.shutdown_timeout) << " ms)");
+    INFO("write_timeout and close after " << elapsed << " ms (write_timeout " << ms(o.write_timeout)
+                                          << " ms, shutdown_timeout " << ms(o.shutdown_timeout)
+                                          << " ms)");
     CHECK(elapsed >= not_before(o.write_timeout));
     // The stall starts within a few ms; a goodbye would wait for shutdown_timeout (3 s) on top.
     CHECK(elapsed <= not_much_after(o.write_timeout) + 200);
@@ -518,8 +518,8 @@ TEST_CASE("a coroutine handshakes, runs a TLS session and echoes with use_awaita
                 [&]() -> asio::awaitable<void> {
                     for (;;) {
                         error_code ec;
-                        std::string frame = co_await server->async_receive(
-                            asio::redirect_error(use_awaitable, ec));
+                        std::string frame =
+                            co_await server->async_receive(asio::redirect_error(use_awaitable, ec));
                         if (ec)
                             co_return;
                         co_await server->async_send("re: " + frame, use_awaitable);
