@@ -2,11 +2,13 @@
 // user would write it: run the session, receive frames in a loop, send each one back. The
 // library answers PINGs, sends its own and enforces the read deadline. Single-threaded.
 //
-//   lib_server --port P --interval-ms I --timeout-ms T [--log-ends FILE]
+//   lib_server --port P --interval-ms I --timeout-ms T [--log-ends FILE] [--async-send]
 //
 // --interval-ms is options::ping_interval (0: never PING), --timeout-ms options::read_timeout.
 // With --port 0 it prints the chosen port on stdout once it accepts. --log-ends writes one line
-// per ended session: "<peer-port> <ms since its last byte> <reason>".
+// per ended session: "<peer-port> <ms since its last byte> <reason>". Frames are echoed with
+// try_send (and a burst drained with try_receive); --async-send echoes each with async_send and
+// its own completion instead.
 #include "bench_common.hpp"
 
 #include <heartbeat/heartbeat.hpp>
@@ -24,6 +26,7 @@ using asio::ip::tcp;
 using session_type = heartbeat::heartbeat_session<tcp::socket>;
 
 std::FILE* log_ends = nullptr;
+bool async_send = false; // --async-send: a completion per echoed frame instead of try_send
 
 const char* reason_name(std::error_code ec) {
     if (ec == heartbeat::error::timeout)
@@ -56,11 +59,21 @@ struct echo_session : std::enable_shared_from_this<echo_session> {
         session.async_receive([self = shared_from_this()](std::error_code ec, std::string frame) {
             if (ec)
                 return; // the session ended; async_run reports why
-            // `this` outlives every send: their handlers run before async_run's.
-            self->session.async_send(std::move(frame), [s = self.get()](std::error_code ec) {
-                if (ec && ec != asio::error::operation_aborted)
-                    s->session.close(); // e.g. send_queue_full: the peer does not read
-            });
+            if (async_send) {
+                // One completion per frame: the plain way, measured with --async-send.
+                self->session.async_send(std::move(frame), [s = self.get()](std::error_code ec) {
+                    if (ec && ec != asio::error::operation_aborted)
+                        s->session.close(); // e.g. send_queue_full: the peer does not read
+                });
+            } else {
+                // Streaming: echo this frame and every one already held, no operation per frame.
+                do {
+                    if (self->session.try_send(frame)) {
+                        self->session.close(); // e.g. send_queue_full: the peer does not read
+                        return;
+                    }
+                } while (self->session.try_receive(frame));
+            }
             self->receive();
         });
     }
@@ -87,12 +100,14 @@ void accept(tcp::acceptor& acceptor, const heartbeat::options& opts) {
 
 int main(int argc, char** argv) {
     bench::flags f(argc, argv,
-                   "lib_server --port P --interval-ms I --timeout-ms T [--log-ends FILE]");
+                   "lib_server --port P --interval-ms I --timeout-ms T [--log-ends FILE] "
+                   "[--async-send]");
     const auto port = static_cast<unsigned short>(f.num("port", 0));
     heartbeat::options opts;
     opts.ping_interval = std::chrono::milliseconds(static_cast<long>(f.num("interval-ms", 2000)));
     opts.read_timeout = std::chrono::milliseconds(static_cast<long>(f.num("timeout-ms", 3000)));
     const std::string log = f.str("log-ends");
+    async_send = f.num("async-send", 0) != 0;
     f.done();
     opts.validate();
     if (!log.empty()) {

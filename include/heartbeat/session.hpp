@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace heartbeat {
@@ -102,6 +103,22 @@ public:
         return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{state_.get()},
                                                                       token, std::move(frame));
     }
+
+    /// Queues `frame` like async_send, with no completion to wait for: for senders that stream
+    /// many frames. Consecutive frames share one buffer, so this costs a copy and no allocation
+    /// per frame. Returns at once: frame_too_large, invalid_frame or send_queue_full (nothing
+    /// queued, the session continues), the session's end reason once it ended, or success: the
+    /// frame goes out in order with every other frame, and if it cannot be written the session
+    /// ends (async_run says why). Call it on the session's executor.
+    error_code try_send(std::string_view frame) {
+        return state_->try_send(frame.data(), frame.size());
+    }
+
+    /// Moves the next received frame into `frame` if one is already held, without waiting;
+    /// returns false when none is (or when a completed async_receive is still owed an earlier
+    /// one). Lets a receiver drain a burst without an operation per frame. Call it on the
+    /// session's executor.
+    bool try_receive(std::string& frame) { return state_->try_receive(frame); }
 
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
     /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the

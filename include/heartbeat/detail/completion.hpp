@@ -259,6 +259,35 @@ private:
     bool same_executor_;
 };
 
+/// A node nobody waits for (frames queued by try_send): completing it only frees it, so it
+/// holds no executor, no work and no handler.
+template <class Data, class... Args>
+class detached_completion final : public completion<Data, Args...> {
+    using base = completion<Data, Args...>;
+
+public:
+    static detached_completion* create() {
+        void* p = node_cache::allocate(sizeof(detached_completion));
+        return ::new (p) detached_completion();
+    }
+
+private:
+    detached_completion() noexcept
+        : base(&vtable_instance) {}
+
+    static void do_complete(base* b, bool, Args&&...) { do_destroy(b); }
+    static void do_destroy(base* b) {
+        auto* self = static_cast<detached_completion*>(b);
+        self->~detached_completion();
+        node_cache::deallocate(self, sizeof(detached_completion));
+    }
+    static void do_on_cancel(base*, typename base::cancel_fn, void*) {}
+    static void do_clear_cancel(base*) {}
+
+    static constexpr typename base::vtable_type vtable_instance{&do_complete, &do_destroy,
+                                                                &do_on_cancel, &do_clear_cancel};
+};
+
 /// An intrusive FIFO of completions; it owns none of them.
 template <class Node>
 class completion_list {
@@ -267,6 +296,7 @@ public:
 
     bool empty() const noexcept { return head_ == nullptr; }
     node* front() const noexcept { return head_; }
+    node* back() const noexcept { return tail_; }
 
     void push_back(node* n) noexcept {
         n->next = nullptr;

@@ -22,6 +22,7 @@
 #include <heartbeat/options.hpp>
 #include <heartbeat/statistics.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -42,7 +43,9 @@ struct send_data {
     std::array<char, Framing::max_trailer_size + 1> trailer;
     std::uint8_t header_size = 0;
     std::uint8_t trailer_size = 0;
-    bool writing = false; // part of the write in flight: too late to cancel
+    bool writing = false;  // part of the write in flight: too late to cancel
+    bool detached = false; // try_send's frames, framed inside `payload`, nobody to complete
+    std::uint32_t frames = 1;
     std::size_t cost() const noexcept { return payload.size() + header_size + trailer_size + 64; }
 };
 
@@ -110,7 +113,8 @@ public:
         , opts_((opts.validate(), opts))
         , timer_(stream_.get_executor())
         , jitter_(reinterpret_cast<std::uintptr_t>(this) ^
-                  static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {
+                  static_cast<std::uint64_t>(clock::now().time_since_epoch().count()))
+        , tick_(tick_for(opts_)) {
         last_read_ = last_frame_ = last_write_ = last_write_progress_ = clock::now();
     }
 
@@ -158,9 +162,12 @@ public:
     template <class Handler>
     void start_send(std::string payload, Handler&& handler);
 
+    error_code try_send(const char* payload, std::size_t size);
+
     // impl/receive_op.hpp
     template <class Handler>
     void start_receive(Handler&& handler);
+    bool try_receive(std::string& frame);
 
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
@@ -203,6 +210,19 @@ private:
     // impl/sentry_op.hpp
     void schedule(time_point when);
     time_point on_tick(time_point when) const noexcept;
+    /// Rounds `when` up to the session's tick, a fixed grid shared by every session with the
+    /// same clocks: sessions due around the same moment then expire together, and the reactor
+    /// re-arms its kernel timer once per tick rather than once per session. A tick is 1/64 of
+    /// the shortest clock, between 1 and 16 ms, so a verdict comes at most that much later.
+    static clock::duration tick_for(const options& o) noexcept {
+        clock::duration shortest = std::chrono::milliseconds(1024);
+        for (const options::duration d :
+             {o.ping_interval, o.read_timeout, o.idle_timeout, o.write_timeout})
+            if (d.count() > 0)
+                shortest = std::min<clock::duration>(shortest, d);
+        return std::clamp<clock::duration>(shortest / 64, std::chrono::milliseconds(1),
+                                           std::chrono::milliseconds(16));
+    }
     void rearm();
     void on_timer(error_code ec);
     time_point next_wakeup() const;
@@ -279,7 +299,8 @@ private:
     error_code reason_;
     run_node* run_ = nullptr;
     bool ran_ = false;
-    bool shutting_down_ = false; // the stream's async_shutdown is in flight
+    bool shutting_down_ = false;        // the stream's goodbye is due or in flight
+    bool shutdown_after_write_ = false; // ...and waits for the write in flight
 
     // Read side.
     frame_buffer read_buffer_;
@@ -311,6 +332,7 @@ private:
     time_point last_write_progress_{}; // for write_timeout
 
     // The timer, shared by the PING writer and every deadline.
+    const clock::duration tick_; // wake-ups are rounded up to it: see on_tick()
     bool timer_waiting_ = false;
     bool in_sentry_ = false;
     time_point timer_expiry_{};

@@ -161,6 +161,8 @@ void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
             read_paused_ = true; // resumed by async_receive
             return;
         }
+        if (input.size() == 0) // (an emptied buffer may have no storage at all)
+            return;
         const decode_result r = framing_.decode(input.data(), input.size(), opts_.max_frame_size);
         if (r.status == decode_result::need_more)
             return;

@@ -74,6 +74,17 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
 }
 
 template <class Stream, class Framing>
+bool session_state<Stream, Framing>::try_receive(std::string& frame) {
+    // Frames already handed to posted completions come first.
+    if (received_.empty() || posted_receives_ > 0)
+        return false;
+    frame = received_.pop();
+    received_cost_ -= frame.size() + sizeof(std::string);
+    resume_reading();
+    return true;
+}
+
+template <class Stream, class Framing>
 void session_state<Stream, Framing>::cancel_receive(void* self, receive_node* node,
                                                     net::cancellation_type) {
     // Nothing was consumed for a waiting receive, so every cancellation type is honoured.

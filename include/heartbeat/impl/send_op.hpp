@@ -43,6 +43,45 @@ void session_state<Stream, Framing>::start_send(std::string payload, Handler&& h
 }
 
 template <class Stream, class Framing>
+error_code session_state<Stream, Framing>::try_send(const char* payload, std::size_t size) {
+    if (phase_ == phase::stopping || phase_ == phase::stopped)
+        return reason_;
+    if (size > opts_.max_frame_size)
+        return error::frame_too_large;
+    if (error_code ec = framing_.validate(payload, size))
+        return ec;
+    std::array<char, Framing::max_header_size + 1> header;
+    std::array<char, Framing::max_trailer_size + 1> trailer;
+    const std::size_t header_size = framing_.encode_header(size, header.data());
+    const std::size_t trailer_size = framing_.encode_trailer(trailer.data());
+    const std::size_t bytes = header_size + size + trailer_size;
+
+    // Consecutive frames share one node and one contiguous buffer until it is written: one
+    // iovec for many frames, and no allocation per frame once the buffer has grown.
+    constexpr std::size_t shared_bytes = 64 * 1024;
+    send_node* node = send_queue_.back();
+    const bool join = node && node->data.detached && !node->data.writing &&
+                      node->data.payload.size() + bytes <= shared_bytes;
+    const std::size_t cost = join ? bytes : bytes + send_data<Framing>().cost();
+    if (!send_queue_.empty() && send_queue_cost_ + cost > opts_.send_queue_limit)
+        return error::send_queue_full;
+    if (join) {
+        ++node->data.frames;
+    } else {
+        node = detached_completion<send_data<Framing>, error_code>::create();
+        node->data.detached = true;
+        node->data.payload.reserve(bytes);
+        send_queue_.push_back(node);
+    }
+    node->data.payload.append(header.data(), header_size)
+        .append(payload, size)
+        .append(trailer.data(), trailer_size);
+    send_queue_cost_ += cost;
+    start_write();
+    return {};
+}
+
+template <class Stream, class Framing>
 void session_state<Stream, Framing>::cancel_send(void* self, send_node* node,
                                                  net::cancellation_type) {
     // Once its bytes are part of a write, pulling the frame out would corrupt the stream.

@@ -13,6 +13,8 @@ namespace heartbeat::detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::schedule(time_point when) {
+    if (timer_waiting_ && when >= timer_expiry_)
+        return; // the common case, a write deadline after the current wake-up
     when = on_tick(when);
     if (timer_waiting_) {
         if (when < timer_expiry_) {
@@ -29,21 +31,11 @@ void session_state<Stream, Framing>::schedule(time_point when) {
     timer_.async_wait(timer_handler{ref(this)});
 }
 
-/// Rounds `when` up to the session's tick, a fixed grid shared by every session with the same
-/// clocks: sessions due around the same moment then expire together, and the reactor re-arms
-/// its kernel timer once per tick rather than once per session. A tick is 1/64 of the shortest
-/// clock, between 1 and 16 ms, so a verdict comes at most that much later.
+/// Rounds `when` up to the session's tick (see tick_for).
 template <class Stream, class Framing>
 auto session_state<Stream, Framing>::on_tick(time_point when) const noexcept -> time_point {
-    clock::duration shortest = std::chrono::milliseconds(1024);
-    for (const options::duration d :
-         {opts_.ping_interval, opts_.read_timeout, opts_.idle_timeout, opts_.write_timeout})
-        if (d.count() > 0)
-            shortest = std::min<clock::duration>(shortest, d);
-    const clock::duration tick = std::clamp<clock::duration>(
-        shortest / 64, std::chrono::milliseconds(1), std::chrono::milliseconds(16));
-    const clock::duration past = when.time_since_epoch() % tick;
-    return past == clock::duration::zero() ? when : when + (tick - past);
+    const clock::duration past = when.time_since_epoch() % tick_;
+    return past == clock::duration::zero() ? when : when + (tick_ - past);
 }
 
 /// Makes sure the timer will wake for whatever is due next (only ever moves it earlier).

@@ -32,6 +32,12 @@ void session_state<Stream, Framing>::start_shutdown() {
         // Re-aiming the timer cancels the sentry's wait, which then sees the session stopping.
         timer_.expires_after(opts_.shutdown_timeout);
         timer_.async_wait(shutdown_timer_handler{ref(this)});
+        // A write in flight owns ssl::stream's output buffer: a close_notify put there now
+        // would never be sent. The write's completion starts the shutdown instead.
+        if (writing_) {
+            shutdown_after_write_ = true;
+            return;
+        }
         // A read may still be pending: ssl::stream serialises it with the shutdown's own reads,
         // and it ends with eof when the peer's close_notify arrives.
         stream_.async_shutdown(shutdown_handler{ref(this)});

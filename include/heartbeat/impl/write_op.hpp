@@ -78,6 +78,15 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
             send_queue_cost_ -= node->data.cost();
             node->complete(reason_);
         }
+        if constexpr (has_async_shutdown<Stream>::value) {
+            if (shutdown_after_write_) { // see start_shutdown()
+                shutdown_after_write_ = false;
+                if (ec)
+                    close_stream(stream_);
+                else
+                    stream_.async_shutdown(shutdown_handler{ref(this)});
+            }
+        }
         return;
     }
     const time_point now = clock::now();
@@ -111,7 +120,7 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         for (; batch_frames_ > 0; --batch_frames_) {
             auto* node = send_queue_.pop_front();
             send_queue_cost_ -= node->data.cost();
-            ++stats_.frames_sent;
+            stats_.frames_sent += node->data.frames;
             complete(node, error_code());
         }
     }
