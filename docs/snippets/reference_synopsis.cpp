@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -48,6 +49,9 @@ public:
     auto async_receive(CompletionToken&& token);
     template <class CompletionToken> // void(error_code)
     auto async_send(std::string frame, CompletionToken&& token);
+
+    error_code try_send(std::string_view frame);
+    bool try_receive(std::string& frame);
 
     void set_health_observer(std::function<void(heartbeat::health)> observer);
     void close();
@@ -197,6 +201,8 @@ using signature_t = typename signature_of<M>::signature;
 HEARTBEAT_DOCS_SAME_MEMBER(get_executor);
 HEARTBEAT_DOCS_SAME_MEMBER(options);
 HEARTBEAT_DOCS_SAME_MEMBER(statistics);
+HEARTBEAT_DOCS_SAME_MEMBER(try_send);
+HEARTBEAT_DOCS_SAME_MEMBER(try_receive);
 HEARTBEAT_DOCS_SAME_MEMBER(set_health_observer);
 HEARTBEAT_DOCS_SAME_MEMBER(close);
 #undef HEARTBEAT_DOCS_SAME_MEMBER
