@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -257,6 +258,34 @@ private:
     Handler handler_;
     slot_type slot_;
     bool same_executor_;
+};
+
+/// Spare byte buffers for try_send's shared frames, per thread: a buffer written out is reused
+/// by the next, so streaming allocates nothing once warm.
+class payload_cache {
+public:
+    static constexpr std::size_t depth = 8;
+    static constexpr std::size_t max_capacity = 16 * 1024;
+
+    static std::string take() {
+        payload_cache& c = local();
+        return c.count_ > 0 ? std::move(c.spare_[--c.count_]) : std::string();
+    }
+    static void give(std::string&& buffer) noexcept {
+        payload_cache& c = local();
+        if (c.count_ < depth && buffer.capacity() <= max_capacity) {
+            buffer.clear();
+            c.spare_[c.count_++] = std::move(buffer);
+        }
+    }
+
+private:
+    static payload_cache& local() noexcept {
+        static thread_local payload_cache cache;
+        return cache;
+    }
+    std::string spare_[depth];
+    std::size_t count_ = 0;
 };
 
 /// A node nobody waits for (frames queued by try_send): completing it only frees it, so it

@@ -70,6 +70,7 @@ error_code session_state<Stream, Framing>::try_send(const char* payload, std::si
     } else {
         node = detached_completion<send_data<Framing>, error_code>::create();
         node->data.detached = true;
+        node->data.payload = payload_cache::take();
         node->data.payload.reserve(bytes);
         send_queue_.push_back(node);
     }
