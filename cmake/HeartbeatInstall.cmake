@@ -31,7 +31,7 @@ configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/heartbeatConfig.cmake.i
     INSTALL_DESTINATION "${HEARTBEAT_INSTALL_CMAKEDIR}")
 # ARCH_INDEPENDENT (CMake 3.14+, below our minimum): a 32-bit consumer may use it too.
 write_basic_package_version_file("${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"
-    COMPATIBILITY SameMajorVersion
+    COMPATIBILITY SameMinorVersion
     ARCH_INDEPENDENT)
 install(FILES "${PROJECT_BINARY_DIR}/heartbeatConfig.cmake"
               "${PROJECT_BINARY_DIR}/heartbeatConfigVersion.cmake"

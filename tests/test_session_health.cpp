@@ -179,3 +179,32 @@ TEST_CASE("the RTT-adaptive read deadline detects a silent peer well before read
     REQUIRE(run_until(ioc, [&] { return fixed_run.done(); }));
     CHECK(fixed_run.ec() == asio::error::operation_aborted);
 }
+
+TEST_CASE("a health observer may replace or remove itself while it runs", "[session][health]") {
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    heartbeat::options o = test_options();
+    o.read_timeout = 200ms; // suspect after 100 ms of silence
+    line_session s(std::move(pair.a), o);
+    raw_peer peer(std::move(pair.b));
+    peer.repeat("PING\n", 20ms, 3).wait(150ms).repeat("PING\n", 20ms, 3).start();
+    peer.start_reading();
+    // Each observer uses its captures after replacing itself: under AddressSanitizer a
+    // destroyed std::function would show here.
+    std::vector<std::string> calls;
+    const std::string first_name(64, 'a'); // heap-allocated capture
+    s.set_health_observer([&s, &calls, first_name](heartbeat::health) {
+        s.set_health_observer([&s, &calls](heartbeat::health h) {
+            s.set_health_observer(nullptr);
+            calls.push_back(std::string("second:") + heartbeat::to_string(h));
+        });
+        calls.push_back(first_name.substr(0, 1) + ":first");
+    });
+    outcome run;
+    s.async_run(run.handler());
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+    CHECK(run.ec() == heartbeat::error::timeout);
+    // suspect (first), healthy (second, which removes itself), then nothing more.
+    CHECK(calls == std::vector<std::string>{"a:first", "second:healthy"});
+}

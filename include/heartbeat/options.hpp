@@ -14,7 +14,10 @@ struct options {
     using duration = std::chrono::milliseconds;
 
     /// How often to PING when we wrote nothing else; zero never pings. Counts our writes, since
-    /// any write satisfies the peer's deadline. Jittered a few per cent downwards.
+    /// any write satisfies the peer's deadline. Jittered up to 5 % downwards; the first PING
+    /// comes after a random 50-100 % of it, so sessions started together spread out. Timer
+    /// wake-ups are rounded up to a tick of 1/64 of the shortest clock (1-16 ms), so PINGs and
+    /// verdicts may come up to one tick late.
     duration ping_interval = std::chrono::seconds(20);
     /// Peer liveness: the session ends with `error::timeout` when no byte arrived for this long.
     /// Zero disables it. Must exceed `ping_interval` when both are set.
@@ -27,17 +30,21 @@ struct options {
     duration write_timeout = std::chrono::seconds(10);
     /// On a stream with a protocol-level shutdown (`async_shutdown`, as `ssl::stream` has), how
     /// long the end of a session waits for it (the TLS close_notify exchange) before closing the
-    /// socket anyway. Used only when the peer is believed alive: after close(), cancellation, the
-    /// peer's own shutdown, idle_timeout or a protocol error; never after timeout or
-    /// write_timeout. Zero closes at once. Streams without async_shutdown ignore it.
+    /// socket anyway. Used only when the peer is believed alive: after close(), cancellation or
+    /// destruction of the session, the peer's own shutdown, idle_timeout, protocol,
+    /// invalid_frame, frame_too_large or ping_flood; never after timeout, write_timeout or an
+    /// error of the stream. Zero closes at once. Streams without async_shutdown ignore it.
     duration shutdown_timeout = std::chrono::seconds(1);
 
     /// Largest payload accepted or sent.
     std::size_t max_frame_size = 64 * 1024;
-    /// Bytes of data frames queued for writing before `async_send` fails with `send_queue_full`.
+    /// Bytes of data frames queued for writing before `async_send` or `try_send` fails with
+    /// `send_queue_full`: payloads and framing bytes, plus 64 per async_send frame or try_send
+    /// buffer.
     std::size_t send_queue_limit = 1024 * 1024;
-    /// Bytes of received frames held while no `async_receive` waits; at the bound the session
-    /// stops reading the stream, so TCP pushes back on the peer.
+    /// Bytes of received frames held while no `async_receive` waits (payloads plus
+    /// sizeof(std::string) each); at the bound the session stops reading the stream, so TCP
+    /// pushes back on the peer.
     std::size_t receive_queue_limit = 1024 * 1024;
 
     /// Reply PONG to the peer's PINGs. PONGs are coalesced: at most one is queued at a time.

@@ -69,10 +69,11 @@ public:
     heartbeat::statistics statistics() const { return state_->get_statistics(); }
 
     /// Runs the PING writer and the reader until the session ends, then completes once with the
-    /// reason: error::timeout, idle_timeout, write_timeout, frame_too_large or protocol;
-    /// asio::error::eof or a reset from the peer; operation_aborted after close() or terminal
+    /// reason: error::timeout, idle_timeout, write_timeout, frame_too_large, protocol or
+    /// ping_flood; asio::error::eof, a reset or another error of the stream (e.g. broken_pipe,
+    /// ssl::error::stream_truncated); operation_aborted after close() or terminal or partial
     /// cancellation of the handler's slot. By then nothing of the session is pending and the
-    /// stream is closed.
+    /// stream is closed (after a bounded TLS goodbye where options::shutdown_timeout allows).
     ///
     /// Signature: void(error_code).
     template <class CompletionToken>

@@ -30,7 +30,8 @@ struct statistics {
     std::uint64_t stalls = 0;
     /// Whether the peer is suspect now (see heartbeat::health).
     bool suspect = false;
-    /// Time since the last byte arrived (since the session started when none did).
+    /// Time since the last byte arrived (since the session started when none did, or since a
+    /// paused reader resumed: the peer is not blamed for our pause).
     duration since_last_receive = duration::zero();
 };
 

@@ -28,7 +28,8 @@
 namespace heartbeat {
 
 struct tcp_keepalive_options {
-    /// Idle time before the first probe; zero leaves keepalive off.
+    /// Idle time before the first probe. Zero leaves SO_KEEPALIVE and the probe settings as
+    /// they were (interval and probes are then ignored).
     std::chrono::seconds idle{0};
     /// Time between probes.
     std::chrono::seconds interval{0};

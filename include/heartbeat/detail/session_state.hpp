@@ -145,6 +145,7 @@ public:
     }
 
     void set_health_observer(std::function<void(health)> observer) {
+        observer_replaced_ = true; // an observer running now is not put back (update_health)
         health_observer_ =
             observer ? std::make_unique<std::function<void(health)>>(std::move(observer)) : nullptr;
         const time_point now = clock::now();
@@ -346,6 +347,7 @@ private:
 
     // Suspect before dead; the observer costs one pointer when unused.
     bool suspect_ = false;
+    bool observer_replaced_ = false;
     std::unique_ptr<std::function<void(health)>> health_observer_;
     options::duration ping_delay_{};
 

@@ -124,8 +124,14 @@ void session_state<Stream, Framing>::update_health(time_point now) {
     if (suspect == suspect_)
         return;
     suspect_ = suspect;
-    if (health_observer_)
-        (*health_observer_)(suspect ? health::suspect : health::healthy);
+    if (!health_observer_)
+        return;
+    // The observer may replace or remove itself: it must not be destroyed while it runs.
+    auto running = std::move(health_observer_);
+    observer_replaced_ = false;
+    (*running)(suspect ? health::suspect : health::healthy);
+    if (!observer_replaced_)
+        health_observer_ = std::move(running);
 }
 
 template <class Stream, class Framing>
