@@ -27,7 +27,7 @@ public:
         const auto* p = reinterpret_cast<const unsigned char*>(data);
         const std::uint32_t len = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) |
                                   (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
-        frame_kind kind;
+        frame_kind kind{};
         switch (p[4]) {
         case type_data:
             kind = frame_kind::data;

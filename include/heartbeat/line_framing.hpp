@@ -31,7 +31,7 @@ public:
             return decode_result::more();
         }
         scanned_ = 0;
-        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(nl) - data);
+        const auto end = static_cast<std::size_t>(static_cast<const char*>(nl) - data);
         std::size_t len = end;
         if (len > 0 && data[len - 1] == '\r')
             --len;

@@ -37,15 +37,15 @@ struct options {
     duration shutdown_timeout = std::chrono::seconds(1);
 
     /// Largest payload accepted or sent.
-    std::size_t max_frame_size = 64 * 1024;
+    std::size_t max_frame_size = std::size_t{64} * 1024;
     /// Bytes of data frames queued for writing before `async_send` or `try_send` fails with
     /// `send_queue_full`: payloads and framing bytes, plus 64 per async_send frame or try_send
     /// buffer.
-    std::size_t send_queue_limit = 1024 * 1024;
+    std::size_t send_queue_limit = std::size_t{1024} * 1024;
     /// Bytes of received frames held while no `async_receive` waits (payloads plus
     /// sizeof(std::string) each); at the bound the session stops reading the stream, so TCP
     /// pushes back on the peer.
-    std::size_t receive_queue_limit = 1024 * 1024;
+    std::size_t receive_queue_limit = std::size_t{1024} * 1024;
 
     /// Reply PONG to the peer's PINGs. PONGs are coalesced: at most one is queued at a time.
     bool answer_pings = true;

@@ -93,6 +93,9 @@ class completion {
 public:
     using cancel_fn = void (*)(void* context, completion* node, net::cancellation_type type);
 
+    completion(const completion&) = delete;
+    completion& operator=(const completion&) = delete;
+
     Data data{};
     completion* next = nullptr;
     completion* prev = nullptr;
@@ -265,7 +268,7 @@ private:
 class payload_cache {
 public:
     static constexpr std::size_t depth = 8;
-    static constexpr std::size_t max_capacity = 16 * 1024;
+    static constexpr std::size_t max_capacity = std::size_t{16} * 1024;
 
     static std::string take() {
         payload_cache& c = local();

@@ -17,7 +17,7 @@ namespace heartbeat::detail {
 class frame_buffer {
 public:
     static constexpr std::size_t initial_capacity = 512;
-    static constexpr std::size_t retain_capacity = 16 * 1024;
+    static constexpr std::size_t retain_capacity = std::size_t{16} * 1024;
 
     const char* data() const noexcept { return storage_.get() + begin_; }
     std::size_t size() const noexcept { return end_ - begin_; }

@@ -26,7 +26,7 @@ public:
 
     void push(net::const_buffer b) {
         if (size_ == inline_capacity && !spill_) {
-            spill_.reset(new net::const_buffer[max_capacity]);
+            spill_ = std::make_unique<net::const_buffer[]>(max_capacity);
             std::copy(inline_, inline_ + size_, spill_.get());
         }
         data()[size_++] = b;

@@ -15,7 +15,7 @@
 namespace heartbeat::detail {
 
 struct read_scratch {
-    static constexpr std::size_t capacity = 64 * 1024;
+    static constexpr std::size_t capacity = std::size_t{64} * 1024;
 
     /// This thread's buffer, or null while it is in use (a handler of ours that ran the
     /// io_context re-entrantly): the caller then reads into its own buffer.
@@ -43,6 +43,10 @@ private:
 /// Gives the scratch buffer back, even if a handler run from the decoder throws.
 struct scratch_lease {
     read_scratch* scratch;
+    explicit scratch_lease(read_scratch* s) noexcept
+        : scratch(s) {}
+    scratch_lease(const scratch_lease&) = delete;
+    scratch_lease& operator=(const scratch_lease&) = delete;
     ~scratch_lease() { scratch->release(); }
 };
 

@@ -62,6 +62,8 @@ public:
     }
     op_ref(op_ref&& other) noexcept
         : state_(std::exchange(other.state_, nullptr)) {}
+    op_ref(const op_ref&) = delete;
+    op_ref& operator=(const op_ref&) = delete;
     op_ref& operator=(op_ref&&) = delete;
     ~op_ref() {
         if (state_)
@@ -191,6 +193,9 @@ private:
     std::size_t read_limit() const noexcept;
     void on_read(error_code ec, std::size_t n);
     void on_ready(error_code ec);
+    void read_ready();
+    std::size_t read_into_scratch(error_code& ec, std::size_t& requested);
+    std::size_t read_into_buffer(error_code& ec, std::size_t& requested);
     template <class Input>
     void take(Input& input, std::size_t n);
     void decode_available(time_point now);
@@ -205,6 +210,7 @@ private:
     void start_write();
     void write_some();
     void on_write(error_code ec, std::size_t n);
+    void end_write(error_code ec);
     void queue_pong(std::uint64_t id);
     void on_pong(std::uint64_t id, time_point now);
 
@@ -353,7 +359,7 @@ private:
 
     // PINGs in flight, oldest first, to match PONGs and measure round trips.
     struct ping_record {
-        std::uint64_t id;
+        std::uint64_t id = 0;
         time_point sent;
     };
     static constexpr std::size_t max_tracked_pings = 4;

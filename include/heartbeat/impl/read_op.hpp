@@ -68,58 +68,83 @@ void session_state<Stream, Framing>::on_ready(error_code ec) {
                 stop(ec);
             return;
         }
-        // reading_ stays set while we read here, so nothing we call starts another read.
-        constexpr int max_reads = 16; // then back to the reactor, so other sessions get a turn
-        for (int i = 0; i < max_reads && live() && !read_paused_; ++i) {
-            error_code read_ec;
-            std::size_t requested = 0;
-            std::size_t n = 0;
-            if (read_buffer_.size() == 0) {
-                if (read_scratch* scratch = read_scratch::acquire()) {
-                    const scratch_lease lease{scratch};
-                    // No more than the session's own buffer would take, so a paused session
-                    // holds at most one maximal frame beyond its receive queue.
-                    requested = std::min(read_scratch::capacity, read_limit());
-                    n = stream_.read_some(net::buffer(scratch->data(), requested), read_ec);
-                    if (!read_ec) {
-                        scratch_view view{scratch->data(), scratch->data() + n};
-                        take(view, n);
-                        // The start of a frame still incomplete waits in the session's buffer.
-                        if (view.size() > 0 && live())
-                            read_buffer_.append(view.data(), view.size());
-                    }
-                }
-            }
-            if (requested == 0) { // a split frame, or the scratch is in use on this thread
-                const auto space = prepare_read();
-                if (space.size() == 0) {
-                    reading_ = false;
-                    stop(error::frame_too_large);
-                    return;
-                }
-                requested = space.size();
-                n = stream_.read_some(space, read_ec);
-                if (!read_ec) {
-                    read_buffer_.commit(n);
-                    take(read_buffer_, n);
-                }
-            }
-            if (read_ec == net::error::would_block || read_ec == net::error::try_again)
-                break;
-            if (read_ec) {
-                reading_ = false;
-                if (live())
-                    stop(read_ec);
-                return;
-            }
-            if (n < requested) // a short read emptied the socket's receive queue
-                break;
-        }
-        reading_ = false;
-        start_read();
+        read_ready();
     } else {
         (void)ec;
     }
+}
+
+/// The socket is readable: reads what it holds without blocking, then waits for readiness again.
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::read_ready() {
+    // reading_ stays set while we read here, so nothing we call starts another read.
+    constexpr int max_reads = 16; // then back to the reactor, so other sessions get a turn
+    for (int i = 0; i < max_reads && live() && !read_paused_; ++i) {
+        error_code read_ec;
+        std::size_t requested = 0;
+        std::size_t n = 0;
+        if (read_buffer_.size() == 0)
+            n = read_into_scratch(read_ec, requested);
+        if (requested == 0) { // a split frame, or the scratch is in use on this thread
+            n = read_into_buffer(read_ec, requested);
+            if (requested == 0) {
+                reading_ = false;
+                stop(error::frame_too_large);
+                return;
+            }
+        }
+        if (read_ec == net::error::would_block || read_ec == net::error::try_again)
+            break;
+        if (read_ec) {
+            reading_ = false;
+            if (live())
+                stop(read_ec);
+            return;
+        }
+        if (n < requested) // a short read emptied the socket's receive queue
+            break;
+    }
+    reading_ = false;
+    start_read();
+}
+
+/// One non-blocking read into this thread's scratch buffer, when it is free; `requested` stays 0
+/// when it is not. What is decoded from it is taken at once; the start of a frame still
+/// incomplete moves to the session's own buffer.
+template <class Stream, class Framing>
+std::size_t session_state<Stream, Framing>::read_into_scratch(error_code& ec,
+                                                              std::size_t& requested) {
+    read_scratch* scratch = read_scratch::acquire();
+    if (!scratch)
+        return 0;
+    const scratch_lease lease{scratch};
+    // No more than the session's own buffer would take, so a paused session holds at most one
+    // maximal frame beyond its receive queue.
+    requested = std::min(read_scratch::capacity, read_limit());
+    const std::size_t n = stream_.read_some(net::buffer(scratch->data(), requested), ec);
+    if (!ec) {
+        scratch_view view{scratch->data(), scratch->data() + n};
+        take(view, n);
+        if (view.size() > 0 && live())
+            read_buffer_.append(view.data(), view.size());
+    }
+    return n;
+}
+
+/// One non-blocking read into the session's own buffer; `requested` stays 0 when it has no room.
+template <class Stream, class Framing>
+std::size_t session_state<Stream, Framing>::read_into_buffer(error_code& ec,
+                                                             std::size_t& requested) {
+    const auto space = prepare_read();
+    requested = space.size();
+    if (requested == 0)
+        return 0;
+    const std::size_t n = stream_.read_some(space, ec);
+    if (!ec) {
+        read_buffer_.commit(n);
+        take(read_buffer_, n);
+    }
+    return n;
 }
 
 /// Bookkeeping for `n` bytes just read into `input`, then decodes what is complete.

@@ -31,6 +31,8 @@ struct receive_delivery {
         , node(std::exchange(other.node, nullptr))
         , ec(other.ec)
         , frame(std::move(other.frame)) {}
+    receive_delivery(const receive_delivery&) = delete;
+    receive_delivery& operator=(const receive_delivery&) = delete;
     receive_delivery& operator=(receive_delivery&&) = delete;
     ~receive_delivery() {
         if (node) // never ran: the io_context was destroyed first

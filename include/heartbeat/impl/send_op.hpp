@@ -58,7 +58,7 @@ error_code session_state<Stream, Framing>::try_send(const char* payload, std::si
 
     // Consecutive frames share one node and one contiguous buffer until it is written: one
     // iovec for many frames, and no allocation per frame once the buffer has grown.
-    constexpr std::size_t shared_bytes = 64 * 1024;
+    constexpr std::size_t shared_bytes = std::size_t{64} * 1024;
     send_node* node = send_queue_.back();
     const bool join = node && node->data.detached && !node->data.writing &&
                       node->data.payload.size() + bytes <= shared_bytes;

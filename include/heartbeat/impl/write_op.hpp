@@ -29,7 +29,7 @@ void session_state<Stream, Framing>::start_write() {
         write_buffers_.push(net::buffer(heartbeat_bytes_.data(), heartbeat_size));
 
     // A batch stops at a few dozen buffers or 64 KiB, so one slow write holds back little.
-    constexpr std::size_t batch_bytes = 64 * 1024;
+    constexpr std::size_t batch_bytes = std::size_t{64} * 1024;
     std::size_t bytes = heartbeat_size;
     batch_frames_ = 0;
     for (auto* n = send_queue_.front(); n && write_buffers_.has_room(3); n = n->next) {
@@ -65,28 +65,34 @@ void session_state<Stream, Framing>::write_some() {
         write_handler{ref(this)});
 }
 
+/// The write failed, or the session ended while it was in flight.
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::end_write(error_code ec) {
+    writing_ = false;
+    ping_in_batch_ = false;
+    if (live())
+        stop(ec);
+    // The batch in flight shares the session's fate.
+    for (; batch_frames_ > 0; --batch_frames_) {
+        auto* node = send_queue_.pop_front();
+        send_queue_cost_ -= node->data.cost();
+        node->complete(reason_);
+    }
+    if constexpr (has_async_shutdown<Stream>::value) {
+        if (shutdown_after_write_) { // see start_shutdown()
+            shutdown_after_write_ = false;
+            if (ec)
+                close_stream(stream_);
+            else
+                stream_.async_shutdown(shutdown_handler{ref(this)});
+        }
+    }
+}
+
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
     if (!live() || ec) {
-        writing_ = false;
-        ping_in_batch_ = false;
-        if (live())
-            stop(ec);
-        // The batch in flight shares the session's fate.
-        for (; batch_frames_ > 0; --batch_frames_) {
-            auto* node = send_queue_.pop_front();
-            send_queue_cost_ -= node->data.cost();
-            node->complete(reason_);
-        }
-        if constexpr (has_async_shutdown<Stream>::value) {
-            if (shutdown_after_write_) { // see start_shutdown()
-                shutdown_after_write_ = false;
-                if (ec)
-                    close_stream(stream_);
-                else
-                    stream_.async_shutdown(shutdown_handler{ref(this)});
-            }
-        }
+        end_write(ec);
         return;
     }
     const time_point now = clock::now();
