@@ -34,16 +34,11 @@ template <class T>
 struct has_next_layer<T, std::void_t<decltype(std::declval<T&>().next_layer())>> : std::true_type {
 };
 
-/// Only there to ask whether `T::async_shutdown` accepts a plain handler.
-struct shutdown_probe {
-    void operator()(error_code) const {}
-};
-
 template <class T, class = void>
 struct has_async_shutdown : std::false_type {};
 template <class T>
 struct has_async_shutdown<
-    T, std::void_t<decltype(std::declval<T&>().async_shutdown(std::declval<shutdown_probe>()))>>
+    T, std::void_t<decltype(std::declval<T&>().async_shutdown(std::declval<probe_handler>()))>>
     : std::true_type {};
 
 template <class Stream>

@@ -60,4 +60,11 @@ using error_category_base = std::error_category;
 
 #endif
 
+namespace heartbeat::detail {
+/// A void(error_code) handler type, only for asking which operations a stream has.
+struct probe_handler {
+    void operator()(error_code) const {}
+};
+} // namespace heartbeat::detail
+
 #endif

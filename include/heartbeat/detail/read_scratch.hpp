@@ -61,15 +61,11 @@ struct scratch_view {
 };
 
 /// Sockets: async_wait(wait_read), read_some(buffer, ec) and non_blocking(bool, ec).
-struct readiness_probe {
-    void operator()(error_code) const {}
-};
-
 template <class T, class = void>
 struct waits_for_readiness : std::false_type {};
 template <class T>
 struct waits_for_readiness<
-    T, std::void_t<decltype(std::declval<T&>().async_wait(T::wait_read, readiness_probe())),
+    T, std::void_t<decltype(std::declval<T&>().async_wait(T::wait_read, probe_handler())),
                    decltype(std::declval<T&>().read_some(std::declval<net::mutable_buffer>(),
                                                          std::declval<error_code&>())),
                    decltype(std::declval<T&>().non_blocking(true, std::declval<error_code&>()))>>

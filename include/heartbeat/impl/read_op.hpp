@@ -1,8 +1,8 @@
 // The reader: one read in flight at a time, frames decoded in place, heartbeats answered or
 // matched, data frames handed to async_receive. Sockets wait for readiness and then read into
 // the thread's scratch buffer (detail/read_scratch.hpp); other streams (TLS) read into the
-// session's own buffer. Each read only stores a timestamp
-// for the deadline; the timer checks it when it fires (no timer cancel per read).
+// session's own buffer. Each read only stores a timestamp for the deadline; the timer checks it
+// when it fires (no timer cancel per read).
 #ifndef HEARTBEAT_IMPL_READ_OP_HPP
 #define HEARTBEAT_IMPL_READ_OP_HPP
 
