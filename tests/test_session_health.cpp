@@ -79,6 +79,35 @@ TEST_CASE("a health observer may close the session", "[session][health]") {
     CHECK(ms_between(t0, run.when()) < ms(o.read_timeout));
 }
 
+TEST_CASE("a health observer may send, and the send completes after it returns",
+          "[session][health]") {
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    heartbeat::options o = test_options();
+    o.ping_interval = 0ms;
+    o.read_timeout = 200ms; // suspect after 100 ms of silence
+    line_session s(std::move(pair.a), o);
+    raw_peer peer(std::move(pair.b));
+    peer.wait(150ms).write("PING\n").start(); // suspect, then healthy again from a read
+    peer.start_reading();
+    outcome sent;
+    s.set_health_observer([&](heartbeat::health h) {
+        // Observed from inside the session's read handler: the written bytes of this send
+        // must still complete it later, never from inside this initiating function.
+        if (h == heartbeat::health::healthy)
+            initiate([&] { s.async_send("recovered", sent.handler()); });
+    });
+    outcome run;
+    s.async_run(run.handler());
+    REQUIRE(run_until(ioc, [&] { return sent.done() || run.done(); }));
+    CHECK(sent.ec() == error_code());
+    CHECK_FALSE(sent.was_inline());
+    REQUIRE(run_until(ioc, [&] { return count_of(peer.received(), "recovered\n") == 1u; }));
+    s.close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+}
+
 TEST_CASE("a PING flood ends the session with ping_flood when min_peer_ping_interval is set",
           "[session][health]") {
     asio::io_context ioc;

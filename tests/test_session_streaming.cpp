@@ -2,7 +2,9 @@
 // with async_send and async_receive, bounded by the same limits.
 #include "support.hpp"
 
+#include <functional>
 #include <string_view>
+#include <vector>
 
 using namespace hbt;
 
@@ -159,5 +161,58 @@ TEST_CASE("a receiver draining with try_receive resumes a paused reader",
     CHECK(got == frames);
     CHECK_FALSE(run.done());
     s->close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+}
+
+TEST_CASE("a receiver run by the reader drains the rest of each read with try_receive",
+          "[session][streaming]") {
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    line_session s(std::move(pair.a), quiet_options());
+    raw_peer peer(std::move(pair.b));
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+
+    // Two writes, the first ending inside a line (its tail waits in the session's own buffer),
+    // PINGs among the lines.
+    std::vector<std::string> frames;
+    std::string burst;
+    for (int i = 0; i < 100; ++i) {
+        frames.push_back("line " + std::to_string(i));
+        burst += frames.back() + "\n";
+        if (i % 25 == 0)
+            burst += "PING\n";
+    }
+    const std::size_t split = burst.find("line", burst.size() / 2) + 3; // inside "line"
+    REQUIRE(burst[split - 1] != '\n');
+
+    std::vector<std::string> got;
+    std::size_t completions = 0;
+    std::function<void()> receive = [&] {
+        s.async_receive([&](error_code ec, std::string frame) {
+            if (ec)
+                return;
+            ++completions;
+            got.push_back(std::move(frame));
+            while (s.try_receive(frame))
+                got.push_back(frame);
+            receive();
+        });
+    };
+    receive();
+    run_for(ioc, 20ms); // the receive waits before any byte arrives
+    peer.write(burst.substr(0, split)).wait(30ms).write(burst.substr(split)).start();
+    REQUIRE(run_until(ioc, [&] { return got.size() == frames.size() || run.done(); }));
+    CHECK(got == frames);
+    // One completion per read, not one per frame (there are two reads, maybe a few more if
+    // the kernel split one).
+    CHECK(completions <= 4u);
+    CHECK(s.statistics().frames_received == frames.size());
+    CHECK(s.statistics().pings_received == 4u);
+    REQUIRE(run_until(ioc, [&] { return count_of(peer.received(), "PONG\n") >= 1u; }));
+    CHECK_FALSE(run.done());
+    s.close();
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }

@@ -118,8 +118,9 @@ public:
 
     /// Moves the next received frame into `frame` if one is already held, without waiting;
     /// returns false when none is (or when a completed async_receive is still owed an earlier
-    /// one). Lets a receiver drain a burst without an operation per frame. Call it on the
-    /// session's executor.
+    /// one). Lets a receiver drain a burst without an operation per frame: inside a receive
+    /// handler the session runs as it reads, the rest of that read is decoded straight into
+    /// `frame`. Call it on the session's executor.
     bool try_receive(std::string& frame) { return state_->try_receive(frame); }
 
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of

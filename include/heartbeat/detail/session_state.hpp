@@ -87,8 +87,24 @@ struct internal_handler {
     template <class... Results>
     void operator()(Results... results) {
         const auto claim = std::move(self);
+        const typename State::own_handler_scope scope(*claim.operator->());
         (claim.operator->()->*Continue)(results...);
     }
+};
+
+/// Sets a flag for a scope and restores its previous value, even if a handler run inside throws.
+class scoped_flag {
+public:
+    explicit scoped_flag(bool& flag, bool value = true) noexcept
+        : flag_(flag)
+        , outer_(std::exchange(flag, value)) {}
+    scoped_flag(const scoped_flag&) = delete;
+    scoped_flag& operator=(const scoped_flag&) = delete;
+    ~scoped_flag() { flag_ = outer_; }
+
+private:
+    bool& flag_;
+    bool outer_;
 };
 
 /// A ConstBufferSequence over part of an array, without copying it.
@@ -177,6 +193,8 @@ private:
 
     template <class, class>
     friend struct receive_delivery;
+    template <class, auto>
+    friend struct internal_handler;
     friend class op_ref<session_state>;
     using ref = op_ref<session_state>;
 
@@ -201,6 +219,8 @@ private:
     void decode_available(time_point now);
     template <class Input>
     void decode_loop(Input& input, time_point now);
+    template <class Input>
+    bool next_frame(Input& input, time_point now, std::string& frame);
     void deliver(std::string frame);
     void post_receive(receive_node* node, error_code ec, std::string frame);
     bool flooded(time_point now) noexcept;
@@ -280,6 +300,13 @@ private:
         session_state& state;
     };
 
+    /// Marks the run of one of the session's own Asio completions (internal_handler): only
+    /// there may a write that succeeds at once complete its senders inline (see write_some).
+    struct own_handler_scope : scoped_flag {
+        explicit own_handler_scope(session_state& s) noexcept
+            : scoped_flag(s.in_own_handler_) {}
+    };
+
     /// Completes `node`: inline inside a handler_scope (but never from inside user code that
     /// we ran inline: its async_receive is an initiating function), posted otherwise.
     template <class Node, class... A>
@@ -318,6 +345,14 @@ private:
     bool run_inline_ = false;   // inside a handler_scope and not inside user code
     bool read_paused_ = false;  // receive queue full: TCP backpressure
     frame_queue received_;
+    /// The input decode_loop is working through, while it does: try_receive takes the next
+    /// frame straight from it, so a receiver run from the loop drains a burst without a queue.
+    struct decode_cursor {
+        void* input;
+        bool (*next)(session_state&, void* input, time_point now, std::string& frame);
+        time_point now;
+    };
+    decode_cursor* cursor_ = nullptr;
     std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;
     std::size_t posted_receives_ = 0; // receive completions queued and not yet run
@@ -329,6 +364,8 @@ private:
     std::size_t send_queue_cost_ = 0;
     std::size_t batch_frames_ = 0; // data frames of the write in flight (front of send_queue_)
     bool writing_ = false;
+    bool in_own_handler_ = false;  // see own_handler_scope
+    bool in_direct_write_ = false; // write_some's direct attempt is completing: no nesting
     bool pong_pending_ = false;
     std::uint64_t pong_id_ = 0;
     gather_buffers write_buffers_;

@@ -1,5 +1,6 @@
 // The reader: one read in flight at a time, frames decoded in place, heartbeats answered or
-// matched, data frames handed to async_receive. Sockets wait for readiness and then read into
+// matched, data frames handed to async_receive (or, through the decode cursor, straight to
+// try_receive called by the receiver we run). Sockets wait for readiness and then read into
 // the thread's scratch buffer (detail/read_scratch.hpp); other streams (TLS) read into the
 // session's own buffer. Each read only stores a timestamp for the deadline; the timer checks it
 // when it fires (no timer cancel per read).
@@ -181,34 +182,57 @@ void session_state<Stream, Framing>::decode_available(time_point now) {
 template <class Stream, class Framing>
 template <class Input>
 void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
+    decode_cursor cursor{&input,
+                         [](session_state& s, void* in, time_point t, std::string& frame) {
+                             return s.next_frame(*static_cast<Input*>(in), t, frame);
+                         },
+                         now};
+    struct cursor_scope { // restores the outer cursor even if a receiver throws
+        decode_cursor*& current;
+        decode_cursor* outer;
+        ~cursor_scope() { current = outer; }
+    } const scope{cursor_, std::exchange(cursor_, &cursor)};
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive
             return;
         }
-        if (input.size() == 0) // (an emptied buffer may have no storage at all)
+        std::string frame;
+        if (!next_frame(input, now, frame))
             return;
+        deliver(std::move(frame));
+    }
+}
+
+/// Decodes from `input` until a data frame comes out, into `frame`, and returns true; returns
+/// false once `input` holds no whole frame or the session ends. Heartbeats met on the way are
+/// answered or matched.
+template <class Stream, class Framing>
+template <class Input>
+bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, std::string& frame) {
+    while (live()) {
+        if (input.size() == 0) // (an emptied buffer may have no storage at all)
+            return false;
         const decode_result r = framing_.decode(input.data(), input.size(), opts_.max_frame_size);
         if (r.status == decode_result::need_more)
-            return;
+            return false;
         if (r.status == decode_result::failed) {
             stop(r.error);
-            return;
+            return false;
         }
         switch (r.kind) {
-        case frame_kind::data: {
+        case frame_kind::data:
             last_frame_ = now;
             ++stats_.frames_received;
-            std::string frame(input.data() + r.payload_offset, r.payload_size);
+            frame.clear(); // then append: cheaper than assign, and keeps the capacity
+            frame.append(input.data() + r.payload_offset, r.payload_size);
             input.consume(r.consumed); // before the receiver runs: it may re-enter
-            deliver(std::move(frame));
-            continue;
-        }
+            return true;
         case frame_kind::ping:
             ++stats_.pings_received;
             if (opts_.min_peer_ping_interval.count() > 0 && flooded(now)) {
                 stop(error::ping_flood);
-                return;
+                return false;
             }
             if (opts_.answer_pings)
                 queue_pong(r.heartbeat_id);
@@ -219,6 +243,7 @@ void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
         }
         input.consume(r.consumed);
     }
+    return false;
 }
 
 template <class Stream, class Framing>

@@ -78,8 +78,10 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
 template <class Stream, class Framing>
 bool session_state<Stream, Framing>::try_receive(std::string& frame) {
     // Frames already handed to posted completions come first.
-    if (received_.empty() || posted_receives_ > 0)
+    if (posted_receives_ > 0)
         return false;
+    if (received_.empty()) // then bytes read and not decoded yet, when called from the decoder
+        return cursor_ && cursor_->next(*this, cursor_->input, cursor_->now, frame);
     frame = received_.pop();
     received_cost_ -= frame.size() + sizeof(std::string);
     resume_reading();

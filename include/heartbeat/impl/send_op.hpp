@@ -74,9 +74,13 @@ error_code session_state<Stream, Framing>::try_send(const char* payload, std::si
         node->data.payload.reserve(bytes);
         send_queue_.push_back(node);
     }
-    node->data.payload.append(header.data(), header_size)
-        .append(payload, size)
-        .append(trailer.data(), trailer_size);
+    // One out-of-line call per frame: the framing bytes are few (none, or one '\n').
+    std::string& buffer = node->data.payload;
+    if (header_size)
+        buffer.append(header.data(), header_size);
+    buffer.append(payload, size);
+    for (std::size_t i = 0; i < trailer_size; ++i)
+        buffer.push_back(trailer[i]);
     send_queue_cost_ += cost;
     start_write();
     return {};

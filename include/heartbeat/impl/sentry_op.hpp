@@ -129,7 +129,11 @@ void session_state<Stream, Framing>::update_health(time_point now) {
     // The observer may replace or remove itself: it must not be destroyed while it runs.
     auto running = std::move(health_observer_);
     observer_replaced_ = false;
-    (*running)(suspect ? health::suspect : health::healthy);
+    {
+        // User code: what it sends is not written from inside it (see write_some).
+        const scoped_flag user_code(in_own_handler_, false);
+        (*running)(suspect ? health::suspect : health::healthy);
+    }
     if (!observer_replaced_)
         health_observer_ = std::move(running);
 }

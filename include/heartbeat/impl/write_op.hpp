@@ -1,10 +1,12 @@
 // The writer: one write in flight at a time. Each batch gathers the pending PING or PONG and as
 // many queued data frames as fit, with no copy of any payload; partial writes continue where
-// they stopped. Every byte of progress feeds write_timeout; a completed write postpones the
-// next PING, since the peer just heard from us.
+// they stopped. On a socket the first attempt is a plain non-blocking write (see write_some).
+// Every byte of progress feeds write_timeout; a completed write postpones the next PING, since
+// the peer just heard from us.
 #ifndef HEARTBEAT_IMPL_WRITE_OP_HPP
 #define HEARTBEAT_IMPL_WRITE_OP_HPP
 
+#include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
 namespace heartbeat::detail {
@@ -60,6 +62,24 @@ void session_state<Stream, Framing>::start_write() {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::write_some() {
+    if constexpr (waits_for_readiness<Stream>::value) {
+        // A socket in non-blocking mode: try the write right here. It usually goes out whole,
+        // and then costs no operation, no completion and no trip through the scheduler. Only
+        // inside our own completion handlers, since on_write may run senders inline, and only
+        // one level deep, so senders that keep sending cannot grow the stack.
+        if (readiness_ && in_own_handler_ && !in_direct_write_) {
+            error_code ec;
+            const std::size_t n =
+                stream_.write_some(buffer_range{write_buffers_.data() + write_first_,
+                                                write_buffers_.data() + write_last_},
+                                   ec);
+            if (ec != net::error::would_block && ec != net::error::try_again) {
+                const scoped_flag direct(in_direct_write_);
+                on_write(ec, n);
+                return;
+            }
+        }
+    }
     stream_.async_write_some(
         buffer_range{write_buffers_.data() + write_first_, write_buffers_.data() + write_last_},
         write_handler{ref(this)});
