@@ -227,7 +227,13 @@ private:
     void resume_reading();
 
     // impl/write_op.hpp
-    void start_write();
+    /// Starts a write of what is pending unless one is in flight or a handler_scope defers it.
+    /// Inline: it runs after every queued frame, and mostly finds nothing to do.
+    void start_write() {
+        if (live() && !writing_ && !defer_writes_)
+            write_batch();
+    }
+    void write_batch();
     void write_some();
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);

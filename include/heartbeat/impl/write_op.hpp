@@ -12,9 +12,7 @@
 namespace heartbeat::detail {
 
 template <class Stream, class Framing>
-void session_state<Stream, Framing>::start_write() {
-    if (!live() || writing_ || defer_writes_)
-        return;
+void session_state<Stream, Framing>::write_batch() {
     write_buffers_.clear();
     std::size_t heartbeat_size = 0;
     if (ping_in_batch_) {
