@@ -36,6 +36,45 @@ TEST_CASE("frames flow both ways in order between two sessions", "[session][flow
     CHECK(at_b.ec() == run_b.ec());
 }
 
+TEST_CASE("frames cross the switches between idle and busy reading intact", "[session][flow]") {
+    // A socket session reads idle and busy sockets differently (waiting for readiness, or
+    // reading into its own buffer while bytes keep coming): bursts, pauses longer than a tick
+    // and lines split across both kinds of read must all arrive whole and in order.
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    auto s = std::make_shared<line_session>(std::move(pair.a), quiet_options());
+    raw_peer peer(std::move(pair.b));
+    std::vector<std::string> frames;
+    auto burst = [&](int from, int count) {
+        std::string bytes;
+        for (int i = from; i < from + count; ++i) {
+            frames.push_back("frame " + std::to_string(i) + " " +
+                             pattern(static_cast<std::size_t>(i % 40), 3));
+            bytes += frames.back() + "\n";
+        }
+        return bytes;
+    };
+    for (int round = 0; round < 3; ++round) {
+        const std::string bytes = burst(round * 300, 300);
+        const std::size_t cut = bytes.size() - 7; // the burst's last line arrives later
+        peer.trickle(bytes.substr(0, cut), 512, 0ms)
+            .wait(25ms)
+            .write(bytes.substr(cut, 3))
+            .wait(25ms)
+            .write(bytes.substr(cut + 3));
+    }
+    peer.start();
+    outcome run;
+    s->async_run(run.handler());
+    collector<line_session> got(s);
+    REQUIRE(run_until(ioc, [&] { return got.size() == frames.size() || got.ended(); }));
+    CHECK(got.frames() == frames);
+    CHECK_FALSE(run.done());
+    s->close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+}
+
 TEST_CASE("frames queued before async_run are sent once it starts", "[session][flow]") {
     asio::io_context ioc;
     drain_on_exit drain{ioc};

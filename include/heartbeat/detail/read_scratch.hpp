@@ -60,6 +60,12 @@ struct scratch_view {
     const char* end_;
 };
 
+/// A non-blocking read or write found nothing to do now: wait for readiness and try again.
+inline bool must_wait(const error_code& ec) noexcept {
+    return ec == net::error::would_block || ec == net::error::try_again ||
+           ec == net::error::interrupted;
+}
+
 /// Sockets: async_wait(wait_read), read_some(buffer, ec) and non_blocking(bool, ec).
 template <class T, class = void>
 struct waits_for_readiness : std::false_type {};

@@ -212,6 +212,7 @@ private:
     void on_read(error_code ec, std::size_t n);
     void on_ready(error_code ec);
     void read_ready();
+    void note_flow(time_point previous_read) noexcept;
     std::size_t read_into_scratch(error_code& ec, std::size_t& requested);
     std::size_t read_into_buffer(error_code& ec, std::size_t& requested);
     template <class Input>
@@ -346,6 +347,7 @@ private:
     frame_buffer read_buffer_;
     bool reading_ = false;
     bool readiness_ = false; // wait for readiness, then read into the thread's scratch buffer
+    bool flowing_ = false;   // ...except while bytes keep coming: see note_flow()
     bool decoding_ = false;
     bool defer_writes_ = false; // inside a handler_scope: the scope's end writes
     bool run_inline_ = false;   // inside a handler_scope and not inside user code

@@ -1,9 +1,9 @@
 // The reader: one read in flight at a time, frames decoded in place, heartbeats answered or
 // matched, data frames handed to async_receive (or, through the decode cursor, straight to
-// try_receive called by the receiver we run). Sockets wait for readiness and then read into
-// the thread's scratch buffer (detail/read_scratch.hpp); other streams (TLS) read into the
-// session's own buffer. Each read only stores a timestamp for the deadline; the timer checks it
-// when it fires (no timer cancel per read).
+// try_receive called by the receiver we run). Idle sockets wait for readiness and then read
+// into the thread's scratch buffer (detail/read_scratch.hpp); busy sockets and other streams
+// (TLS) read into the session's own buffer (see note_flow). Each read only stores a timestamp for
+// the deadline; the timer checks it when it fires (no timer cancel per read).
 #ifndef HEARTBEAT_IMPL_READ_OP_HPP
 #define HEARTBEAT_IMPL_READ_OP_HPP
 
@@ -17,7 +17,7 @@ void session_state<Stream, Framing>::start_read() {
     if (!live() || reading_ || read_paused_)
         return;
     if constexpr (waits_for_readiness<Stream>::value) {
-        if (readiness_) {
+        if (readiness_ && !flowing_) {
             // Idle, the session holds no read buffer: the bytes will go to the thread's scratch.
             if (read_buffer_.size() == 0)
                 read_buffer_.release();
@@ -56,8 +56,23 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
         return;
     }
     read_buffer_.commit(n);
+    const time_point previous_read = last_read_;
     take(read_buffer_, n);
+    note_flow(previous_read);
     start_read();
+}
+
+/// A socket reads in one of two ways. Idle, it waits for readiness and reads into the thread's
+/// scratch buffer, holding no buffer of its own. While bytes keep coming (the previous read
+/// less than a tick ago), it reads with async_read_some into its own buffer instead: Asio then
+/// tries the read at once and leaves the descriptor's registration alone, where every wait for
+/// readiness costs an epoll_ctl. The first read after a pause of a tick or more goes back to
+/// waiting; a session silent since holds its buffer only until the peer's next byte (at most
+/// a heartbeat interval, or read_timeout ends it).
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::note_flow(time_point previous_read) noexcept {
+    if (readiness_ && last_read_ != previous_read) // (a wake-up may find nothing to read)
+        flowing_ = last_read_ - previous_read < tick_;
 }
 
 template <class Stream, class Framing>
@@ -80,6 +95,7 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::read_ready() {
     // reading_ stays set while we read here, so nothing we call starts another read.
     constexpr int max_reads = 16; // then back to the reactor, so other sessions get a turn
+    const time_point previous_read = last_read_;
     for (int i = 0; i < max_reads && live() && !read_paused_; ++i) {
         error_code read_ec;
         std::size_t requested = 0;
@@ -94,7 +110,7 @@ void session_state<Stream, Framing>::read_ready() {
                 return;
             }
         }
-        if (read_ec == net::error::would_block || read_ec == net::error::try_again)
+        if (must_wait(read_ec))
             break;
         if (read_ec) {
             reading_ = false;
@@ -106,6 +122,7 @@ void session_state<Stream, Framing>::read_ready() {
             break;
     }
     reading_ = false;
+    note_flow(previous_read);
     start_read();
 }
 

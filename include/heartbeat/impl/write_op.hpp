@@ -71,7 +71,7 @@ void session_state<Stream, Framing>::write_some() {
                 stream_.write_some(buffer_range{write_buffers_.data() + write_first_,
                                                 write_buffers_.data() + write_last_},
                                    ec);
-            if (ec != net::error::would_block && ec != net::error::try_again) {
+            if (!must_wait(ec)) {
                 const scoped_flag direct(in_direct_write_);
                 on_write(ec, n);
                 return;
