@@ -198,6 +198,9 @@ int idle_sessions(asio::io_context& io, tcp::acceptor& acceptor) {
 
     recording = true;
     for (int round = 0; round < 3; ++round) { // three heartbeats each: PING in, PONG out
+        // Apart, as heartbeats are: a read less than a tick (at most 16 ms) after the previous
+        // one counts as traffic, and a busy session reads into a buffer of its own.
+        ::usleep(50 * 1000);
         for (int peer : peers)
             if (::send(peer, "PING\n", 5, 0) != 5)
                 return 1;
