@@ -92,19 +92,21 @@ struct internal_handler {
     }
 };
 
-/// Sets a flag for a scope and restores its previous value, even if a handler run inside throws.
-class scoped_flag {
+/// Gives a variable a value for a scope, then its previous one back, even if a handler run
+/// inside throws.
+template <class T>
+class scoped_value {
 public:
-    explicit scoped_flag(bool& flag, bool value = true) noexcept
-        : flag_(flag)
-        , outer_(std::exchange(flag, value)) {}
-    scoped_flag(const scoped_flag&) = delete;
-    scoped_flag& operator=(const scoped_flag&) = delete;
-    ~scoped_flag() { flag_ = outer_; }
+    scoped_value(T& target, T value) noexcept
+        : target_(target)
+        , outer_(std::exchange(target, value)) {}
+    scoped_value(const scoped_value&) = delete;
+    scoped_value& operator=(const scoped_value&) = delete;
+    ~scoped_value() { target_ = outer_; }
 
 private:
-    bool& flag_;
-    bool outer_;
+    T& target_;
+    T outer_;
 };
 
 /// A ConstBufferSequence over part of an array, without copying it.
@@ -309,9 +311,9 @@ private:
 
     /// Marks the run of one of the session's own Asio completions (internal_handler): only
     /// there may a write that succeeds at once complete its senders inline (see write_some).
-    struct own_handler_scope : scoped_flag {
+    struct own_handler_scope : scoped_value<bool> {
         explicit own_handler_scope(session_state& s) noexcept
-            : scoped_flag(s.in_own_handler_) {}
+            : scoped_value<bool>(s.in_own_handler_, true) {}
     };
 
     /// Completes `node`: inline inside a handler_scope (but never from inside user code that
@@ -356,9 +358,9 @@ private:
     /// The input decode_loop is working through, while it does: try_receive takes the next
     /// frame straight from it, so a receiver run from the loop drains a burst without a queue.
     struct decode_cursor {
-        void* input;
-        bool (*next)(session_state&, void* input, time_point now, std::string& frame);
-        time_point now;
+        void* input = nullptr;
+        bool (*next)(session_state&, void* input, time_point now, std::string& frame) = nullptr;
+        time_point now{};
     };
     decode_cursor* cursor_ = nullptr;
     std::size_t received_cost_ = 0;

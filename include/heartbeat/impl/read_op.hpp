@@ -204,11 +204,7 @@ void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
                              return s.next_frame(*static_cast<Input*>(in), t, frame);
                          },
                          now};
-    struct cursor_scope { // restores the outer cursor even if a receiver throws
-        decode_cursor*& current;
-        decode_cursor* outer;
-        ~cursor_scope() { current = outer; }
-    } const scope{cursor_, std::exchange(cursor_, &cursor)};
+    const scoped_value<decode_cursor*> scope(cursor_, &cursor);
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive

@@ -131,7 +131,7 @@ void session_state<Stream, Framing>::update_health(time_point now) {
     observer_replaced_ = false;
     {
         // User code: what it sends is not written from inside it (see write_some).
-        const scoped_flag user_code(in_own_handler_, false);
+        const scoped_value<bool> user_code(in_own_handler_, false);
         (*running)(suspect ? health::suspect : health::healthy);
     }
     if (!observer_replaced_)

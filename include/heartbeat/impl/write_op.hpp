@@ -72,7 +72,7 @@ void session_state<Stream, Framing>::write_some() {
                                                 write_buffers_.data() + write_last_},
                                    ec);
             if (!must_wait(ec)) {
-                const scoped_flag direct(in_direct_write_);
+                const scoped_value<bool> direct(in_direct_write_, true);
                 on_write(ec, n);
                 return;
             }
