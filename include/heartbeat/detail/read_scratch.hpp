@@ -66,7 +66,8 @@ inline bool must_wait(const error_code& ec) noexcept {
            ec == net::error::interrupted;
 }
 
-/// Sockets: async_wait(wait_read), read_some(buffer, ec) and non_blocking(bool, ec).
+/// Sockets: async_wait(wait_read), read_some(buffer, ec), write_some(buffers, ec) and
+/// non_blocking(bool, ec).
 template <class T, class = void>
 struct waits_for_readiness : std::false_type {};
 template <class T>
@@ -74,6 +75,8 @@ struct waits_for_readiness<
     T, std::void_t<decltype(std::declval<T&>().async_wait(T::wait_read, probe_handler())),
                    decltype(std::declval<T&>().read_some(std::declval<net::mutable_buffer>(),
                                                          std::declval<error_code&>())),
+                   decltype(std::declval<T&>().write_some(std::declval<net::const_buffer>(),
+                                                          std::declval<error_code&>())),
                    decltype(std::declval<T&>().non_blocking(true, std::declval<error_code&>()))>>
     : std::true_type {};
 
