@@ -3,7 +3,10 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <functional>
 #include <future>
+#include <stdexcept>
+#include <vector>
 
 using namespace hbt;
 
@@ -572,4 +575,96 @@ TEST_CASE("sessions on strands work with a multi-threaded io_context", "[session
     for (int i = 0; i < count; ++i)
         in_order = in_order && frames[static_cast<std::size_t>(i)] == "echo " + std::to_string(i);
     CHECK(in_order);
+}
+
+TEST_CASE("a send handler that receives again resumes a paused reader with no frame left behind",
+          "[session][flow][backpressure]") {
+    // One read brings more frames than the receive queue holds; the first frame's reply is
+    // written at once and its handler receives again, resuming the reader. Every byte of that
+    // read must still be decoded, not only what the queue took.
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    heartbeat::options o = quiet_options();
+    o.max_frame_size = 16 * 1024;
+    o.receive_queue_limit = 16 * 1024;
+    line_session s(std::move(pair.a), o);
+    raw_peer peer(std::move(pair.b));
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+
+    std::vector<std::string> got;
+    std::function<void()> receive_loop = [&] {
+        s.async_receive([&](error_code ec, std::string frame) {
+            if (ec)
+                return;
+            got.push_back(std::move(frame));
+            receive_loop();
+        });
+    };
+    s.async_receive([&](error_code ec, std::string frame) {
+        if (ec)
+            return;
+        got.push_back(std::move(frame));
+        s.async_send("reply", [&](error_code) { receive_loop(); });
+    });
+    run_for(ioc, 20ms); // the receive waits before any byte arrives
+    const std::size_t count = 1000;
+    std::string burst;
+    for (std::size_t i = 0; i < count; ++i)
+        burst += "x\n";
+    peer.write(burst).start();
+    REQUIRE(run_until(ioc, [&] { return got.size() == count || run.done(); }));
+    CHECK(got == std::vector<std::string>(count, "x"));
+    CHECK_FALSE(run.done());
+    s.close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+}
+
+TEST_CASE("a send handler that throws leaves the session reading", "[session][flow]") {
+    // The exception leaves io_context::run(); the application runs it again, as Asio allows.
+    asio::io_context ioc;
+    auto pair = tcp_pair(ioc);
+    line_session s(std::move(pair.a), quiet_options());
+    raw_peer peer(std::move(pair.b));
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+    std::vector<std::string> got;
+    bool thrown = false;
+    s.async_receive([&](error_code ec, std::string frame) {
+        if (ec)
+            return;
+        got.push_back(frame);
+        s.async_send("reply", [&](error_code) {
+            thrown = true;
+            throw std::runtime_error("boom");
+        });
+        s.async_receive([&](error_code ec2, std::string frame2) {
+            if (!ec2)
+                got.push_back(frame2);
+        });
+    });
+    run_for(ioc, 20ms);
+    peer.write("one\n").wait(50ms).write("two\n").start();
+    int exceptions = 0;
+    const auto deadline = clock::now() + 2s;
+    while (clock::now() < deadline && got.size() < 2) {
+        try {
+            ioc.run_for(10ms);
+        } catch (const std::runtime_error&) {
+            ++exceptions;
+        }
+        ioc.restart();
+    }
+    CHECK(thrown);
+    CHECK(exceptions == 1);
+    CHECK(got == std::vector<std::string>{"one", "two"});
+    s.close();
+    for (int i = 0; i < 100 && !run.done(); ++i) {
+        ioc.run_for(10ms);
+        ioc.restart();
+    }
+    CHECK(run.done());
 }

@@ -215,6 +215,7 @@ private:
     void on_ready(error_code ec);
     void read_ready();
     void note_flow(time_point previous_read) noexcept;
+    void after_reads(time_point previous_read);
     std::size_t read_into_scratch(error_code& ec, std::size_t& requested);
     std::size_t read_into_buffer(error_code& ec, std::size_t& requested);
     template <class Input>
@@ -311,6 +312,8 @@ private:
 
     /// Marks the run of one of the session's own Asio completions (internal_handler): only
     /// there may a write that succeeds at once complete its senders inline (see write_some).
+    /// Marks the run of one of the session's own Asio completions (internal_handler): only
+    /// there is a write tried directly (see write_some).
     struct own_handler_scope : scoped_value<bool> {
         explicit own_handler_scope(session_state& s) noexcept
             : scoped_value<bool>(s.in_own_handler_, true) {}
@@ -375,7 +378,7 @@ private:
     std::size_t batch_frames_ = 0; // data frames of the write in flight (front of send_queue_)
     bool writing_ = false;
     bool in_own_handler_ = false;  // see own_handler_scope
-    bool in_direct_write_ = false; // write_some's direct attempt is completing: no nesting
+    bool in_direct_write_ = false; // see write_some
     bool pong_pending_ = false;
     std::uint64_t pong_id_ = 0;
     gather_buffers write_buffers_;

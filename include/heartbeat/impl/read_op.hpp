@@ -60,6 +60,14 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
     take(read_buffer_, n);
     note_flow(previous_read);
     start_read();
+    after_reads(previous_read);
+}
+
+/// The reader's state is whole again: the health observer (user code) may run.
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::after_reads(time_point previous_read) {
+    if (suspect_ && last_read_ != previous_read) // only a suspect session has anything to re-check
+        update_health(last_read_);
 }
 
 /// A socket reads in one of two ways. Idle, it waits for readiness and reads into the thread's
@@ -124,6 +132,7 @@ void session_state<Stream, Framing>::read_ready() {
     reading_ = false;
     note_flow(previous_read);
     start_read();
+    after_reads(previous_read);
 }
 
 /// One non-blocking read into this thread's scratch buffer, when it is free; `requested` stays 0
@@ -176,15 +185,13 @@ void session_state<Stream, Framing>::take(Input& input, std::size_t n) {
     stats_.bytes_received += n;
     if (!decoding_) {
         // Frames go straight to waiting receivers; what they send in reply (and our PONGs) is
-        // gathered and written once, below.
+        // gathered and written once: below, or on a socket at the end of our handler.
         const handler_scope scope(*this);
         decoding_ = true;
         decode_loop(input, now);
         decoding_ = false;
     }
     start_write();
-    if (suspect_) // only a suspect session has anything to re-check per read
-        update_health(now);
 }
 
 template <class Stream, class Framing>

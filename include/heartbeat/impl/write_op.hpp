@@ -9,6 +9,8 @@
 #include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
+#include <optional>
+
 namespace heartbeat::detail {
 
 template <class Stream, class Framing>
@@ -62,9 +64,11 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::write_some() {
     if constexpr (waits_for_readiness<Stream>::value) {
         // A socket in non-blocking mode: try the write right here. It usually goes out whole,
-        // and then costs no operation, no completion and no trip through the scheduler. Only
-        // inside our own completion handlers, since on_write may run senders inline, and only
-        // one level deep, so senders that keep sending cannot grow the stack.
+        // and then costs no operation and no trip through the scheduler. Only inside our own
+        // handlers, where writes are batched anyway (a user's burst of try_send outside them
+        // must gather behind one write in flight, not make a system call each), and one level
+        // deep. The senders' completions are posted (see on_write): this may run in the
+        // middle of a read, where no user code may run.
         if (readiness_ && in_own_handler_ && !in_direct_write_) {
             error_code ec;
             const std::size_t n =
@@ -139,8 +143,11 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         ++stats_.pings_sent;
     }
     {
-        // Senders run here; what they send next joins the next batch.
-        const handler_scope scope(*this);
+        // Senders run here, after a write that was an operation; what they send next joins
+        // the next batch. After a direct write their completions are posted instead.
+        std::optional<handler_scope> scope;
+        if (!in_direct_write_)
+            scope.emplace(*this);
         for (; batch_frames_ > 0; --batch_frames_) {
             auto* node = send_queue_.pop_front();
             send_queue_cost_ -= node->data.cost();
