@@ -311,8 +311,6 @@ private:
     };
 
     /// Marks the run of one of the session's own Asio completions (internal_handler): only
-    /// there may a write that succeeds at once complete its senders inline (see write_some).
-    /// Marks the run of one of the session's own Asio completions (internal_handler): only
     /// there is a write tried directly (see write_some).
     struct own_handler_scope : scoped_value<bool> {
         explicit own_handler_scope(session_state& s) noexcept

@@ -185,7 +185,7 @@ void session_state<Stream, Framing>::take(Input& input, std::size_t n) {
     stats_.bytes_received += n;
     if (!decoding_) {
         // Frames go straight to waiting receivers; what they send in reply (and our PONGs) is
-        // gathered and written once: below, or on a socket at the end of our handler.
+        // gathered and written once, below.
         const handler_scope scope(*this);
         decoding_ = true;
         decode_loop(input, now);
