@@ -18,6 +18,7 @@
 
 #include "net.hpp" // asio:: and hbt::error_code, over standalone Asio or Boost.Asio
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -672,12 +673,12 @@ struct decode_log {
     std::size_t leftover = 0; // bytes buffered when the input ended
 };
 
-/// Feeds `stream` to a fresh Framing in pieces ending at each of `cuts` (ascending), then the
-/// rest. Checks the decode_result invariants on the way.
+/// Feeds `stream` to a fresh copy of `proto` in pieces ending at each of `cuts` (ascending), then
+/// the rest. Checks the decode_result invariants on the way.
 template <class Framing>
 decode_log decode_pieces(const std::string& stream, const std::vector<std::size_t>& cuts,
-                         std::size_t max_frame_size) {
-    Framing framing;
+                         std::size_t max_frame_size, const Framing& proto = Framing()) {
+    Framing framing = proto;
     decode_log log;
     std::string buffer;
     std::size_t pos = 0;
@@ -689,7 +690,8 @@ decode_log decode_pieces(const std::string& stream, const std::vector<std::size_
                 framing.decode(buffer.data(), buffer.size(), max_frame_size);
             if (r.status == heartbeat::decode_result::need_more) {
                 // The contract: never ask for more past one maximal frame and its framing.
-                CHECK(buffer.size() <= max_frame_size + Framing::max_overhead);
+                CHECK(buffer.size() <= std::max(max_frame_size + Framing::max_overhead,
+                                                Framing::max_heartbeat_size));
                 return true;
             }
             if (r.status == heartbeat::decode_result::failed) {
@@ -715,16 +717,18 @@ decode_log decode_pieces(const std::string& stream, const std::vector<std::size_
 }
 
 template <class Framing>
-decode_log decode_whole(const std::string& stream, std::size_t max_frame_size) {
-    return decode_pieces<Framing>(stream, {}, max_frame_size);
+decode_log decode_whole(const std::string& stream, std::size_t max_frame_size,
+                        const Framing& proto = Framing()) {
+    return decode_pieces<Framing>(stream, {}, max_frame_size, proto);
 }
 
 template <class Framing>
-decode_log decode_bytewise(const std::string& stream, std::size_t max_frame_size) {
+decode_log decode_bytewise(const std::string& stream, std::size_t max_frame_size,
+                           const Framing& proto = Framing()) {
     std::vector<std::size_t> cuts;
     for (std::size_t i = 1; i < stream.size(); ++i)
         cuts.push_back(i);
-    return decode_pieces<Framing>(stream, cuts, max_frame_size);
+    return decode_pieces<Framing>(stream, cuts, max_frame_size, proto);
 }
 
 inline decoded data_frame(std::string payload) {
