@@ -9,9 +9,9 @@ namespace {
 using heartbeat::error;
 
 const error all_errors[] = {
-    error::timeout,         error::idle_timeout,    error::write_timeout,
-    error::frame_too_large, error::send_queue_full, error::protocol,
-    error::invalid_frame,   error::already_running, error::ping_flood,
+    error::timeout,         error::idle_timeout,     error::write_timeout, error::frame_too_large,
+    error::send_queue_full, error::protocol,         error::invalid_frame, error::already_running,
+    error::ping_flood,      error::unanswered_pings,
 };
 
 } // namespace

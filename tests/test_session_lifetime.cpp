@@ -3,8 +3,15 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <future>
 #include <optional>
+
+#if !defined(_WIN32)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 using namespace hbt;
 
@@ -475,3 +482,67 @@ TEST_CASE("a moved session keeps running; assigning over a session ends the old 
     REQUIRE(run_until(ioc, [&] { return run2.done() && peer_run2.done(); }));
     CHECK(run2.ec() == asio::error::operation_aborted);
 }
+
+#if !defined(NDEBUG) && !defined(_WIN32)
+namespace {
+
+/// Runs `misuse` in a child process with its standard error captured; returns how the child
+/// ended and what it printed.
+template <class F>
+std::pair<int, std::string> in_child(F misuse) {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(out[1], 2);
+        ::close(out[0]);
+        misuse();
+        std::_Exit(0);
+    }
+    ::close(out[1]);
+    std::string printed;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;)
+        printed.append(buffer, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return {status, printed};
+}
+
+} // namespace
+
+TEST_CASE("using a moved-from session stops at an assertion that names the misuse",
+          "[session][lifetime]") {
+    auto check = [](auto misuse) {
+        const auto [status, printed] = in_child([&misuse] {
+            asio::io_context ioc;
+            auto pair = tcp_pair(ioc);
+            line_session s(std::move(pair.a), test_options());
+            line_session moved_to(std::move(s));
+            misuse(s); // NOLINT(bugprone-use-after-move): the misuse under test
+        });
+        INFO("child printed: " << printed);
+        CHECK(WIFSIGNALED(status));
+        CHECK(WTERMSIG(status) == SIGABRT);
+        CHECK(printed.find("heartbeat_session used after it was moved from") != std::string::npos);
+    };
+    check([](line_session& s) { s.async_run([](error_code) {}); });
+    check([](line_session& s) { s.async_send("x", [](error_code) {}); });
+    check([](line_session& s) { s.async_receive([](error_code, std::string) {}); });
+    check([](line_session& s) { (void)s.try_send("x"); });
+    check([](line_session& s) { (void)s.get_executor(); });
+    check([](line_session& s) { (void)s.statistics(); });
+    // close() and destruction stay harmless, as for a closed socket.
+    const auto [status, printed] = in_child([] {
+        asio::io_context ioc;
+        auto pair = tcp_pair(ioc);
+        line_session s(std::move(pair.a), test_options());
+        line_session moved_to(std::move(s));
+        s.close(); // NOLINT(bugprone-use-after-move)
+    });
+    CHECK(WIFEXITED(status));
+    CHECK(printed.empty());
+}
+#endif

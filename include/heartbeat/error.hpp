@@ -10,7 +10,7 @@
 namespace heartbeat {
 
 enum class error {
-    /// The peer sent nothing for `read_timeout`, or left `max_unanswered_pings` PINGs unanswered.
+    /// The peer sent nothing for `read_timeout`.
     timeout = 1,
     /// No complete application frame arrived for `idle_timeout` (heartbeats do not count).
     idle_timeout,
@@ -28,6 +28,9 @@ enum class error {
     already_running,
     /// The peer sent PINGs faster than `min_peer_ping_interval`, repeatedly.
     ping_flood,
+    /// `max_unanswered_pings` PINGs in a row went without a PONG, although the peer may have
+    /// sent other bytes: it talks, but does not read (or does not answer).
+    unanswered_pings,
 };
 
 namespace detail {
@@ -56,6 +59,8 @@ public:
             return "session already running or ran: a session runs once";
         case error::ping_flood:
             return "peer pings too often";
+        case error::unanswered_pings:
+            return "peer timed out: max_unanswered_pings PINGs in a row went unanswered";
         }
         return "unknown heartbeat error";
     }

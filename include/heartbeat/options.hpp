@@ -28,12 +28,14 @@ struct options {
     /// A write that makes no progress for this long ends the session with `error::write_timeout`.
     /// Zero disables it.
     duration write_timeout = std::chrono::seconds(10);
-    /// On a stream with a protocol-level shutdown (`async_shutdown`, as `ssl::stream` has), how
-    /// long the end of a session waits for it (the TLS close_notify exchange) before closing the
-    /// socket anyway. Used only when the peer is believed alive: after close(), cancellation or
-    /// destruction of the session, the peer's own shutdown, idle_timeout, protocol,
-    /// invalid_frame, frame_too_large or ping_flood; never after timeout, write_timeout or an
-    /// error of the stream. Zero closes at once. Streams without async_shutdown ignore it.
+    /// How long the end of a session may wait for a goodbye. On a stream with a protocol-level
+    /// shutdown (`async_shutdown`, as `ssl::stream` has): for that exchange (TLS close_notify)
+    /// before closing the socket anyway; only when the peer is believed alive: after close(),
+    /// cancellation or destruction of the session, the peer's own shutdown, idle_timeout,
+    /// protocol, invalid_frame, frame_too_large or ping_flood; never after timeout,
+    /// write_timeout or an error of the stream. On other streams, after the peer's EOF (a
+    /// half-close): for the application to take the EOF (its async_receive completing with eof,
+    /// or close()) while replies may still be sent; see async_run. Zero closes at once.
     duration shutdown_timeout = std::chrono::seconds(1);
 
     /// Largest payload accepted or sent.

@@ -10,6 +10,7 @@
 #include <heartbeat/options.hpp>
 #include <heartbeat/statistics.hpp>
 
+#include <heartbeat/impl/half_close.hpp>
 #include <heartbeat/impl/read_op.hpp>
 #include <heartbeat/impl/receive_op.hpp>
 #include <heartbeat/impl/run_op.hpp>
@@ -61,13 +62,13 @@ public:
 
     ~heartbeat_session() { abandon(); } // NOLINT(bugprone-exception-escape): see abandon()
 
-    executor_type get_executor() const noexcept { return state_->get_executor(); }
-    Stream& next_layer() noexcept { return state_->stream(); }
-    const Stream& next_layer() const noexcept { return state_->stream(); }
-    const heartbeat::options& options() const noexcept { return state_->get_options(); }
+    executor_type get_executor() const noexcept { return state().get_executor(); }
+    Stream& next_layer() noexcept { return state().stream(); }
+    const Stream& next_layer() const noexcept { return state().stream(); }
+    const heartbeat::options& options() const noexcept { return state().get_options(); }
 
     /// A snapshot of the counters and round-trip times.
-    heartbeat::statistics statistics() const { return state_->get_statistics(); }
+    heartbeat::statistics statistics() const { return state().get_statistics(); }
 
     /// Runs the PING writer and the reader until the session ends, then completes once with the
     /// reason: error::timeout, idle_timeout, write_timeout, frame_too_large, protocol or
@@ -76,10 +77,18 @@ public:
     /// cancellation of the handler's slot. By then nothing of the session is pending and the
     /// stream is closed (after a bounded TLS goodbye where options::shutdown_timeout allows).
     ///
+    /// Half-close: when the peer shuts down its sending side (eof) on a stream without a
+    /// protocol-level shutdown, the session stops reading and pinging but keeps writing: the
+    /// frames already received are still delivered, and what the application sends in reply is
+    /// written. It ends with eof once the application knows of the EOF (an async_receive
+    /// completed with eof, or close() was called, or it never called async_receive) and nothing
+    /// is left to write; at the latest options::shutdown_timeout after the EOF while the
+    /// application has not reacted, and write_timeout still ends a peer that stopped reading.
+    ///
     /// Signature: void(error_code).
     template <class CompletionToken>
     auto async_run(CompletionToken&& token) {
-        return net::async_initiate<CompletionToken, void(error_code)>(initiate_run{state_.get()},
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_run{&state()},
                                                                       token);
     }
 
@@ -91,7 +100,7 @@ public:
     template <class CompletionToken>
     auto async_receive(CompletionToken&& token) {
         return net::async_initiate<CompletionToken, void(error_code, std::string)>(
-            initiate_receive{state_.get()}, token);
+            initiate_receive{&state()}, token);
     }
 
     /// Queues `frame` behind what is already queued; completes when it is written. Fails at once
@@ -102,7 +111,7 @@ public:
     /// Signature: void(error_code).
     template <class CompletionToken>
     auto async_send(std::string frame, CompletionToken&& token) {
-        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{state_.get()},
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{&state()},
                                                                       token, std::move(frame));
     }
 
@@ -113,7 +122,7 @@ public:
     /// frame goes out in order with every other frame, and if it cannot be written the session
     /// ends (async_run says why). Call it on the session's executor.
     error_code try_send(std::string_view frame) {
-        return state_->try_send(frame.data(), frame.size());
+        return state().try_send(frame.data(), frame.size());
     }
 
     /// Moves the next received frame into `frame` if one is already held, without waiting;
@@ -121,7 +130,7 @@ public:
     /// one). Lets a receiver drain a burst without an operation per frame: inside a receive
     /// handler the session runs as it reads, the rest of that read is decoded straight into
     /// `frame`. Call it on the session's executor.
-    bool try_receive(std::string& frame) { return state_->try_receive(frame); }
+    bool try_receive(std::string& frame) { return state().try_receive(frame); }
 
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
     /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the
@@ -129,14 +138,14 @@ public:
     /// on the session's executor, from inside the session's own handlers: it must not block.
     /// An empty function removes it. Without an observer the session schedules nothing for it.
     void set_health_observer(std::function<void(heartbeat::health)> observer) {
-        state_->set_health_observer(std::move(observer));
+        state().set_health_observer(std::move(observer));
     }
 
-    /// Ends the session: async_run completes with operation_aborted. Safe from any thread.
+    /// Ends the session: async_run completes with operation_aborted. After the peer's EOF (see
+    /// async_run) it ends it with eof once what is queued is written. Safe from any thread.
     void close() {
         if (state_)
-            net::post(state_->get_executor(),
-                      [state = state_] { state->stop(net::error::operation_aborted); });
+            net::post(state_->get_executor(), [state = state_] { state->close_requested(); });
     }
 
 private:
@@ -161,6 +170,12 @@ private:
             state->start_send(std::move(frame), std::forward<Handler>(handler));
         }
     };
+
+    /// The state, which a moved-from session no longer has: using one is a bug of the caller.
+    state_type& state() const noexcept {
+        HEARTBEAT_ASSERT(state_ != nullptr, "heartbeat_session used after it was moved from");
+        return *state_;
+    }
 
     // The one throw clang-tidy sees is the timer's cancel(), whose error_code overload Asio
     // deprecates and which cannot fail for Asio's timers.

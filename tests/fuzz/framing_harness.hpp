@@ -13,7 +13,8 @@
 //     max_heartbeat_size) (framing.hpp): at the bound a session could read no further;
 //   - the stream fed whole, in the chosen chunks and byte by byte gives the same frames and
 //     the same error, and they are the reference decoder's (reference_framing.hpp);
-//   - what was decoded, encoded again with the same Framing, decodes to the same frames;
+//   - every data frame decoded can be sent back: validate() accepts it, and what was decoded,
+//     encoded again with the same Framing, decodes to the same frames;
 //   - payloads cut from the input and encoded decode to exactly those payloads.
 #ifndef HEARTBEAT_TESTS_FUZZ_FRAMING_HARNESS_HPP
 #define HEARTBEAT_TESTS_FUZZ_FRAMING_HARNESS_HPP
@@ -57,8 +58,9 @@ struct decoded_stream {
 template <class Framing>
 class session_like_decoder {
 public:
-    explicit session_like_decoder(std::size_t max_frame_size)
-        : max_(max_frame_size)
+    session_like_decoder(std::size_t max_frame_size, const Framing& proto)
+        : framing_(proto)
+        , max_(max_frame_size)
         , limit_(std::max(max_frame_size + Framing::max_overhead, Framing::max_heartbeat_size)) {}
 
     bool done() const { return out_.error || out_.stuck; }
@@ -129,9 +131,10 @@ private:
 
 /// Decodes `stream` fed in chunks of the sizes in `plan`, cycled.
 template <class Framing>
-decoded_stream<Framing> decode_chunked(const std::string& stream, std::size_t max_frame_size,
+decoded_stream<Framing> decode_chunked(const Framing& proto, const std::string& stream,
+                                       std::size_t max_frame_size,
                                        const std::vector<std::size_t>& plan) {
-    session_like_decoder<Framing> d(max_frame_size);
+    session_like_decoder<Framing> d(max_frame_size, proto);
     std::size_t pos = 0;
     for (std::size_t i = 0; pos < stream.size() && !d.done(); ++i) {
         const std::size_t chunk = std::min(plan[i % plan.size()], stream.size() - pos);
@@ -144,8 +147,7 @@ decoded_stream<Framing> decode_chunked(const std::string& stream, std::size_t ma
 }
 
 template <class Framing>
-std::string encode_data(const std::string& payload) {
-    Framing f;
+std::string encode_data(const Framing& f, const std::string& payload) {
     char header[Framing::max_header_size + 1];
     char trailer[Framing::max_trailer_size + 1];
     const std::size_t h = f.encode_header(payload.size(), header);
@@ -154,35 +156,37 @@ std::string encode_data(const std::string& payload) {
 }
 
 template <class Framing>
-std::string encode_heartbeat(heartbeat::frame_kind kind, std::uint64_t id) {
-    Framing f;
+std::string encode_heartbeat(const Framing& f, heartbeat::frame_kind kind, std::uint64_t id) {
     char out[Framing::max_heartbeat_size + 1];
     return std::string(out, f.encode_heartbeat(kind, id, out));
 }
 
 /// Re-encodes frames; skips data payloads the framing refuses to send (they cannot have come
-/// from a conforming sender).
+/// from a conforming sender), unless `decoded`: a frame the decoder delivered must be sendable.
 template <class Framing>
-std::vector<hbref::frame> encodable(const std::vector<hbref::frame>& frames, std::size_t max,
-                                    std::string& wire) {
-    Framing f;
+std::vector<hbref::frame> encodable(const Framing& f, const std::vector<hbref::frame>& frames,
+                                    std::size_t max, std::string& wire, bool decoded) {
     std::vector<hbref::frame> kept;
     for (const auto& fr : frames) {
         if (fr.kind == heartbeat::frame_kind::data) {
-            if (fr.payload.size() > max || f.validate(fr.payload.data(), fr.payload.size()))
+            const bool refused =
+                fr.payload.size() > max || f.validate(fr.payload.data(), fr.payload.size());
+            HBFUZZ_ASSERT(!(decoded && refused));
+            if (refused)
                 continue;
-            wire += encode_data<Framing>(fr.payload);
+            wire += encode_data(f, fr.payload);
         } else {
-            wire += encode_heartbeat<Framing>(fr.kind, fr.id);
+            wire += encode_heartbeat(f, fr.kind, fr.id);
         }
         kept.push_back(fr);
     }
     return kept;
 }
 
-template <class Framing>
-void fuzz_framing(const std::uint8_t* data, std::size_t size,
-                  hbref::result (*reference)(std::string_view, std::size_t)) {
+/// `proto`: the configured Framing each decoder copies; `reference` decodes like it.
+template <class Framing, class Reference>
+void fuzz_framing(const Framing& proto, const std::uint8_t* data, std::size_t size,
+                  const Reference& reference) {
     input in(data, size);
     const std::size_t max = 1 + in.u16() % 2048;
     std::vector<std::size_t> plan(1 + in.byte() % 8);
@@ -191,11 +195,11 @@ void fuzz_framing(const std::uint8_t* data, std::size_t size,
     const std::string stream = in.rest();
 
     // The same stream, three ways.
-    const auto whole = decode_chunked<Framing>(stream, max, {stream.size() + 1});
-    const auto chunked = decode_chunked<Framing>(stream, max, plan);
+    const auto whole = decode_chunked(proto, stream, max, {stream.size() + 1});
+    const auto chunked = decode_chunked(proto, stream, max, plan);
     HBFUZZ_ASSERT(whole == chunked);
     if (stream.size() <= 4096) {
-        const auto bytewise = decode_chunked<Framing>(stream, max, {1});
+        const auto bytewise = decode_chunked(proto, stream, max, {1});
         HBFUZZ_ASSERT(whole == bytewise);
     }
 
@@ -208,8 +212,8 @@ void fuzz_framing(const std::uint8_t* data, std::size_t size,
 
     // Round trip of what was decoded.
     std::string wire;
-    const auto kept = encodable<Framing>(whole.frames, max, wire);
-    const auto again = decode_chunked<Framing>(wire, max, plan);
+    const auto kept = encodable(proto, whole.frames, max, wire, true);
+    const auto again = decode_chunked(proto, wire, max, plan);
     HBFUZZ_ASSERT(!again.error);
     HBFUZZ_ASSERT(again.stuck || again.frames == kept);
 
@@ -230,8 +234,8 @@ void fuzz_framing(const std::uint8_t* data, std::size_t size,
         }
         sent.push_back(std::move(f));
     }
-    const auto kept2 = encodable<Framing>(sent, max, wire2);
-    const auto got = decode_chunked<Framing>(wire2, max, plan);
+    const auto kept2 = encodable(proto, sent, max, wire2, false);
+    const auto got = decode_chunked(proto, wire2, max, plan);
     HBFUZZ_ASSERT(!got.error);
     HBFUZZ_ASSERT(got.stuck || got.frames == kept2);
 }

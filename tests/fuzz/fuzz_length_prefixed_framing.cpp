@@ -6,7 +6,7 @@
 #include <heartbeat/length_prefixed_framing.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    hbfuzz::fuzz_framing<heartbeat::length_prefixed_framing>(data, size,
-                                                             &hbref::decode_length_prefixed);
+    hbfuzz::fuzz_framing(heartbeat::length_prefixed_framing(), data, size,
+                         &hbref::decode_length_prefixed);
     return 0;
 }

@@ -33,28 +33,36 @@ struct result {
     std::size_t consumed = 0; // bytes taken by the frames
 };
 
-/// Lines ending in '\n', one '\r' before it dropped; "PING" and "PONG" are heartbeats, accepted
-/// whatever max_frame_size is; another line longer than max_frame_size is frame_too_large, as
-/// soon as more than max(max_frame_size, 4) + 1 bytes without '\n' are seen (the one extra byte
-/// may be a '\r'; 4 is a heartbeat's length).
-inline result decode_line(std::string_view s, std::size_t max_frame_size) {
+/// Lines ending in '\n'; every '\r' right before it belongs to the line ending and is dropped;
+/// the lines `ping` and `pong` (by default "PING" and "PONG") are heartbeats, accepted whatever
+/// max_frame_size is; another line longer than max_frame_size is frame_too_large. A line whose
+/// bytes before the '\n' (its '\r's included) outnumber max(max_frame_size, longest word) + 1 is
+/// frame_too_large too, as soon as that many bytes without '\n' are seen: the one extra byte
+/// may be a '\r', more cannot be buffered.
+inline result decode_line_words(std::string_view s, std::size_t max_frame_size,
+                                std::string_view ping, std::string_view pong) {
     result r;
+    const std::size_t bound = std::max({max_frame_size, ping.size(), pong.size()}) + 1;
     std::size_t pos = 0;
     for (;;) {
         const std::size_t nl = s.find('\n', pos);
         if (nl == std::string_view::npos) {
-            if (s.size() - pos > std::max<std::size_t>(max_frame_size, 4) + 1)
+            if (s.size() - pos > bound)
                 r.error = heartbeat::error::frame_too_large;
             break;
         }
+        if (nl - pos > bound) {
+            r.error = heartbeat::error::frame_too_large;
+            break;
+        }
         std::size_t len = nl - pos;
-        if (len > 0 && s[nl - 1] == '\r')
+        while (len > 0 && s[pos + len - 1] == '\r')
             --len;
         frame f;
         const std::string_view line = s.substr(pos, len);
-        if (line == "PING") {
+        if (line == ping) {
             f.kind = heartbeat::frame_kind::ping;
-        } else if (line == "PONG") {
+        } else if (line == pong) {
             f.kind = heartbeat::frame_kind::pong;
         } else if (len > max_frame_size) {
             r.error = heartbeat::error::frame_too_large;
@@ -67,6 +75,11 @@ inline result decode_line(std::string_view s, std::size_t max_frame_size) {
     }
     r.consumed = pos;
     return r;
+}
+
+/// decode_line_words with the default words.
+inline result decode_line(std::string_view s, std::size_t max_frame_size) {
+    return decode_line_words(s, max_frame_size, "PING", "PONG");
 }
 
 /// 4-byte big-endian length, a type byte (0 data, 1 PING, 2 PONG), the payload; heartbeats

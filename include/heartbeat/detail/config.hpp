@@ -60,6 +60,13 @@ using error_category_base = std::error_category;
 
 #endif
 
+// HEARTBEAT_ASSERT(condition, message): checks an invariant or a precondition in debug builds
+// (like assert, off with NDEBUG). Define it before including heartbeat to route it elsewhere.
+#ifndef HEARTBEAT_ASSERT
+#include <cassert>
+#define HEARTBEAT_ASSERT(condition, message) assert((condition) && (message))
+#endif
+
 namespace heartbeat::detail {
 /// A void(error_code) handler type, only for asking which operations a stream has.
 struct probe_handler {

@@ -178,6 +178,9 @@ public:
     template <class Handler>
     void start_run(Handler&& handler);
     void stop(error_code reason);
+    /// close(): ends the session, except after the peer's EOF, where it lets what is queued go
+    /// out first (see impl/half_close.hpp).
+    void close_requested();
 
     // impl/send_op.hpp
     template <class Handler>
@@ -229,6 +232,12 @@ private:
     void post_receive(receive_node* node, error_code ec, std::string frame);
     bool flooded(time_point now) noexcept;
     void resume_reading();
+    void read_failed(error_code ec);
+
+    // impl/half_close.hpp
+    void peer_finished();
+    void finish_half_close();
+    time_point half_close_deadline() const noexcept;
 
     // impl/write_op.hpp
     /// Starts a write of what is pending unless one is in flight or a handler_scope defers it.
@@ -352,9 +361,14 @@ private:
     bool readiness_ = false; // wait for readiness, then read into the thread's scratch buffer
     bool flowing_ = false;   // ...except while bytes keep coming: see note_flow()
     bool decoding_ = false;
-    bool defer_writes_ = false; // inside a handler_scope: the scope's end writes
-    bool run_inline_ = false;   // inside a handler_scope and not inside user code
-    bool read_paused_ = false;  // receive queue full: TCP backpressure
+    bool defer_writes_ = false;    // inside a handler_scope: the scope's end writes
+    bool run_inline_ = false;      // inside a handler_scope and not inside user code
+    bool read_paused_ = false;     // receive queue full: TCP backpressure
+    bool receive_started_ = false; // the application has called async_receive
+    // Half-close (impl/half_close.hpp): the peer's EOF arrived, the reader stopped for good.
+    bool peer_finished_ = false;
+    bool eof_learned_ = false; // ...and the application knows: nothing more will be sent to it
+    time_point peer_finished_at_{};
     frame_queue received_;
     /// The input decode_loop is working through, while it does: try_receive takes the next
     /// frame straight from it, so a receiver run from the loop drains a burst without a queue.

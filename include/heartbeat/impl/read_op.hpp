@@ -14,7 +14,7 @@ namespace heartbeat::detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_read() {
-    if (!live() || reading_ || read_paused_)
+    if (!live() || reading_ || read_paused_ || peer_finished_)
         return;
     if constexpr (waits_for_readiness<Stream>::value) {
         if (readiness_ && !flowing_) {
@@ -52,7 +52,7 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
     if (!live())
         return;
     if (ec) {
-        stop(ec);
+        read_failed(ec);
         return;
     }
     read_buffer_.commit(n);
@@ -123,7 +123,7 @@ void session_state<Stream, Framing>::read_ready() {
         if (read_ec) {
             reading_ = false;
             if (live())
-                stop(read_ec);
+                read_failed(read_ec);
             return;
         }
         if (n < requested) // a short read emptied the socket's receive queue

@@ -60,6 +60,7 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code, std::string>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
+    receive_started_ = true;
     if (!received_.empty()) {
         std::string frame = received_.pop();
         received_cost_ -= frame.size() + sizeof(std::string);
@@ -69,6 +70,12 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
     }
     if (phase_ == phase::stopping || phase_ == phase::stopped) {
         post_receive(node, reason_, std::string());
+        return;
+    }
+    if (peer_finished_) { // every frame there was has been taken
+        eof_learned_ = true;
+        post_receive(node, net::error::eof, std::string());
+        finish_half_close();
         return;
     }
     receivers_.push_back(node);

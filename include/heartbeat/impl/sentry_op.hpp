@@ -53,6 +53,10 @@ auto session_state<Stream, Framing>::next_wakeup() const -> time_point {
     time_point wake = time_point::max();
     if (writing_ && opts_.write_timeout.count() > 0)
         wake = std::min(wake, last_write_progress_ + opts_.write_timeout);
+    if (peer_finished_) { // no reads, no PINGs, no health: see impl/half_close.hpp
+        wake = std::min(wake, half_close_deadline());
+        return wake == time_point::max() ? wake : std::max(wake, judge_after_);
+    }
     if (!read_paused_) {
         if (opts_.read_timeout.count() > 0)
             wake = std::min(wake, last_read_ + read_deadline());
@@ -110,6 +114,8 @@ bool session_state<Stream, Framing>::is_suspect(time_point now) const noexcept {
 template <class Stream, class Framing>
 auto session_state<Stream, Framing>::suspect_at() const noexcept -> time_point {
     time_point at = time_point::max();
+    if (peer_finished_) // its goodbye said all there is to say about its health
+        return at;
     if (!read_paused_ && opts_.read_timeout.count() > 0)
         at = last_read_ + read_deadline() / 2;
     // A PONG is only expected from a peer that has answered one before.
@@ -157,7 +163,7 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
         // read_timeout) to show life before any verdict.
         ++stats_.stalls;
         judge_after_ = now + stall_grace();
-        if (opts_.ping_interval.count() > 0 && !writing_)
+        if (opts_.ping_interval.count() > 0 && !writing_ && !peer_finished_)
             send_ping(now);
     } else {
         // After a stall only the verdicts wait for the grace; PINGs keep their interval.
@@ -165,8 +171,11 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
         if (judge && writing_ && opts_.write_timeout.count() > 0 &&
             now - last_write_progress_ >= opts_.write_timeout)
             stop(error::write_timeout);
-        else if (judge && !read_paused_ && opts_.read_timeout.count() > 0 &&
-                 now - last_read_ >= read_deadline())
+        else if (peer_finished_) {
+            if (judge && now >= half_close_deadline())
+                stop(net::error::eof); // the application never took the EOF
+        } else if (judge && !read_paused_ && opts_.read_timeout.count() > 0 &&
+                   now - last_read_ >= read_deadline())
             stop(error::timeout);
         else if (judge && !read_paused_ && opts_.idle_timeout.count() > 0 &&
                  now - last_frame_ >= opts_.idle_timeout)
@@ -201,7 +210,7 @@ auto session_state<Stream, Framing>::stall_grace() const noexcept -> clock::dura
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::send_ping(time_point now) {
     if (opts_.max_unanswered_pings > 0 && unanswered_pings_ >= opts_.max_unanswered_pings) {
-        stop(error::timeout);
+        stop(error::unanswered_pings);
         return;
     }
     ++unanswered_pings_;

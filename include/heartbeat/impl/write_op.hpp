@@ -161,6 +161,7 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
     // The next PING is now due an interval from here; this only touches the timer when that
     // is earlier than its current wake-up (it rarely is).
     rearm();
+    finish_half_close(); // that may have been the last reply to a peer that sent its EOF
 }
 
 template <class Stream, class Framing>
