@@ -9,6 +9,7 @@
 #include <optional>
 
 #if !defined(_WIN32)
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
@@ -481,6 +482,72 @@ TEST_CASE("a moved session keeps running; assigning over a session ends the old 
     moved.close();
     REQUIRE(run_until(ioc, [&] { return run2.done() && peer_run2.done(); }));
     CHECK(run2.ec() == asio::error::operation_aborted);
+}
+
+namespace {
+
+/// Open file descriptors of this process (Linux), or -1 where that cannot be told.
+int open_descriptors() {
+#if defined(__linux__)
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (::readdir(d))
+            ++n;
+        ::closedir(d);
+        return n;
+    }
+#endif
+    return -1;
+}
+
+} // namespace
+
+TEST_CASE("destroying the io_context frees a session owned by its own handlers",
+          "[session][lifetime]") {
+    // The guide's ownership pattern: the handlers hold the session. Asio destroys pending
+    // handlers with their io_context; the session must then go too, with its socket.
+    const int live_before = counted_socket::live();
+    const int fds_before = open_descriptors();
+    std::weak_ptr<counted_session> weak;
+    auto run_called = std::make_shared<bool>(false);
+    {
+        asio::io_context ioc;
+        auto pair = tcp_pair(ioc);
+        auto s =
+            std::make_shared<counted_session>(counted_socket(std::move(pair.a)), test_options());
+        weak = s;
+        s->async_run([s, run_called](error_code) { *run_called = true; });
+        s->async_receive([s](error_code, std::string) {});
+        s->set_health_observer([s](heartbeat::health) {});
+        s.reset();
+        run_for(ioc, 50ms);
+        CHECK(counted_socket::live() == live_before + 1);
+        CHECK_FALSE(weak.expired());
+    }
+    CHECK(weak.expired());
+    CHECK_FALSE(*run_called); // destroyed unrun, as Asio does with its own handlers
+    CHECK(counted_socket::live() == live_before);
+    CHECK(open_descriptors() == fds_before);
+}
+
+TEST_CASE("destroying the io_context with a stopped session's completion queued frees it",
+          "[session][lifetime]") {
+    const int live_before = counted_socket::live();
+    std::weak_ptr<counted_session> weak;
+    {
+        asio::io_context ioc;
+        auto pair = tcp_pair(ioc);
+        auto s =
+            std::make_shared<counted_session>(counted_socket(std::move(pair.a)), test_options());
+        weak = s;
+        s->async_run([s](error_code) {});
+        run_for(ioc, 20ms);
+        s->close(); // posted; the io_context never runs again
+        s->async_send("queued", [s](error_code) {});
+        s.reset();
+    }
+    CHECK(weak.expired());
+    CHECK(counted_socket::live() == live_before);
 }
 
 #if !defined(NDEBUG) && !defined(_WIN32)

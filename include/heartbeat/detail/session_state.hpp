@@ -52,7 +52,9 @@ struct send_data {
 /// One pending internal operation's claim on the state, held by its handler. Moving it moves the
 /// claim; destroying it (after the handler ran, or when an io_context is destroyed with the
 /// handler unrun) gives the claim back, so the state is freed exactly when nothing refers to it.
-/// The count is not atomic: everything happens on the session's executor.
+/// A claim destroyed before its handler ran (see invoked()) tells the state that its
+/// io_context is going away. The count is not atomic: everything happens on the session's
+/// executor.
 template <class State>
 class op_ref {
 public:
@@ -61,18 +63,22 @@ public:
         state_->hold();
     }
     op_ref(op_ref&& other) noexcept
-        : state_(std::exchange(other.state_, nullptr)) {}
+        : state_(std::exchange(other.state_, nullptr))
+        , invoked_(other.invoked_) {}
     op_ref(const op_ref&) = delete;
     op_ref& operator=(const op_ref&) = delete;
     op_ref& operator=(op_ref&&) = delete;
     ~op_ref() {
         if (state_)
-            state_->release();
+            state_->release(invoked_);
     }
     State* operator->() const noexcept { return state_; }
+    /// The handler holding this claim is running (not merely being destroyed).
+    void invoked() noexcept { invoked_ = true; }
 
 private:
     State* state_;
+    bool invoked_ = false;
 };
 
 /// The completion handler of one of the session's own Asio operations: it holds a claim on the
@@ -86,7 +92,8 @@ struct internal_handler {
 
     template <class... Results>
     void operator()(Results... results) {
-        const auto claim = std::move(self);
+        auto claim = std::move(self);
+        claim.invoked();
         const typename State::own_handler_scope scope(*claim.operator->());
         (claim.operator->()->*Continue)(results...);
     }
@@ -208,7 +215,8 @@ private:
         if (pending_++ == 0)
             self_ = this->shared_from_this();
     }
-    void release();
+    void release(bool invoked);
+    void abandon_completions() noexcept;
 
     // impl/read_op.hpp
     void start_read();

@@ -40,7 +40,8 @@ struct receive_delivery {
     }
 
     void operator()() {
-        const auto claim = std::move(self);
+        auto claim = std::move(self);
+        claim.invoked();
         --claim->posted_receives_;
         std::exchange(node, nullptr)->complete_here(ec, std::move(frame));
     }

@@ -74,7 +74,9 @@ void session_state<Stream, Framing>::stop(error_code reason) {
 }
 
 template <class Stream, class Framing>
-void session_state<Stream, Framing>::release() {
+void session_state<Stream, Framing>::release(bool invoked) {
+    if (!invoked)
+        abandon_completions();
     if (--pending_ != 0)
         return;
     if (phase_ == phase::stopping) {
@@ -87,6 +89,30 @@ void session_state<Stream, Framing>::release() {
     }
     // Nothing is pending: drop the self-reference. This may free *this, so it comes last.
     auto last = std::move(self_);
+}
+
+/// One of our handlers was destroyed without running: Asio destroys pending handlers when their
+/// io_context is destroyed, so nothing of this session can run again. Like Asio's own
+/// operations, the application's pending handlers are then destroyed unrun. That also frees a
+/// session owned by its own run handler (a shared_ptr captured in it), which would otherwise
+/// keep itself, its handlers and its socket alive forever.
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::abandon_completions() noexcept {
+    phase_ = phase::stopped; // a handle destroyed from here on finds nothing to stop
+    // Unlinked first: a destroyed handler may destroy the handle, or other sessions.
+    auto* run = std::exchange(run_, nullptr);
+    completion_list<receive_node> receivers = std::exchange(receivers_, {});
+    completion_list<send_node> sends = std::exchange(send_queue_, {});
+    send_queue_cost_ = 0;
+    batch_frames_ = 0;
+    auto observer = std::move(health_observer_);
+    while (auto* n = receivers.pop_front())
+        n->destroy();
+    while (auto* n = sends.pop_front())
+        n->destroy();
+    if (run)
+        run->destroy();
+    observer.reset();
 }
 
 template <class Stream, class Framing>
