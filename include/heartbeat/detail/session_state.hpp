@@ -376,7 +376,6 @@ private:
     // Half-close (impl/half_close.hpp): the peer's EOF arrived, the reader stopped for good.
     bool peer_finished_ = false;
     bool eof_learned_ = false; // ...and the application knows: nothing more will be sent to it
-    time_point peer_finished_at_{};
     frame_queue received_;
     /// The input decode_loop is working through, while it does: try_receive takes the next
     /// frame straight from it, so a receiver run from the loop drains a burst without a queue.

@@ -32,7 +32,7 @@ void session_state<Stream, Framing>::read_failed(error_code ec) {
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::peer_finished() {
     peer_finished_ = true;
-    peer_finished_at_ = clock::now();
+    last_read_ = clock::now(); // the EOF is the peer's last word; nothing is read after it
     read_buffer_.release(); // the start of a frame that can never complete
     if (!receive_started_)
         eof_learned_ = true;
@@ -56,7 +56,7 @@ void session_state<Stream, Framing>::finish_half_close() {
 /// When an application that never reacted to the EOF is given up on.
 template <class Stream, class Framing>
 auto session_state<Stream, Framing>::half_close_deadline() const noexcept -> time_point {
-    return eof_learned_ ? time_point::max() : peer_finished_at_ + opts_.shutdown_timeout;
+    return eof_learned_ ? time_point::max() : last_read_ + opts_.shutdown_timeout;
 }
 
 template <class Stream, class Framing>
