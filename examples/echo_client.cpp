@@ -1,83 +1,253 @@
 // echo_client: sends each line of standard input to an echo server over a heartbeat session and
 // prints what comes back; the session pings the server meanwhile. Exits when the input ended and
-// every echo arrived (or 2 s after the input ended), or when the session ends, saying why.
+// every echo arrived (or no echo came for 2 s), or as soon as the session ends, saying why.
+// The exit status is 0 only when every line was sent and echoed: a line the session refuses (the
+// heartbeat words PING and PONG, a line over 64 KiB) is named on stderr and fails the run.
 //
 //   printf 'hello\nworld\n' | echo_client --port 7000
 //   echo_client [--host 127.0.0.1] [--port 7000] [--interval-ms 5000] [--timeout-ms 15000]
-//               [--silent]
+//               [--crlf] [--silent]
 //
-// --silent sends no heartbeat at all (no PING, no PONG): a hung peer, for watching a server drop
-// it. --timeout-ms 0 never times the server out, for servers that do not ping.
+// Input lines may end in "\n" or "\r\n". --crlf ends the lines it sends, heartbeats included, in
+// "\r\n" (for servers that want it); echoes are understood either way. --silent sends no
+// heartbeat at all (no PING, no PONG): a hung peer, for watching a server drop it. --timeout-ms 0
+// never times the server out, for servers that do not ping. Ctrl-C or SIGTERM closes the session.
 #include <heartbeat/heartbeat.hpp>
 
 #include <asio.hpp>
 
+#include <array>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
+
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+#include <fcntl.h>
+#include <unistd.h>
+#else
+#include <atomic>
 #include <thread>
+#endif
 
 using asio::ip::tcp;
 using session_type = heartbeat::heartbeat_session<tcp::socket>;
 
+// How much of a line an error message shows.
+constexpr std::size_t quote_limit = 60;
+
+// `text` in double quotes, control characters escaped, cut after quote_limit bytes ("...").
+std::string quoted(std::string_view text) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (const char ch : text.substr(0, quote_limit)) {
+        const auto byte = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (ch == '\n') {
+            out += "\\n";
+        } else if (ch == '\r') {
+            out += "\\r";
+        } else if (ch == '\t') {
+            out += "\\t";
+        } else if (byte < 0x20 || byte == 0x7f) {
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += ch;
+        }
+    }
+    out += '"';
+    if (text.size() > quote_limit)
+        out += "...";
+    return out;
+}
+
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+// Standard input, read on the io_context like the socket, so that the program exits as soon as
+// the session ends. A thread waiting in std::getline would keep it alive while the input stays
+// open: that thread holds the lock of stdin's FILE, and exit() takes every FILE's lock to flush
+// it (musl, recent glibc), so the program would hang until the input sent a line or ended.
+// Regular files and /dev/null, which epoll refuses to watch, work too: Asio tries a read before
+// it would wait for one, and theirs never wait.
+class standard_input {
+public:
+    explicit standard_input(asio::io_context& io)
+        : descriptor_(io)
+        , saved_flags_(::fcntl(STDIN_FILENO, F_GETFL)) {
+        // A duplicate, so that closing ours leaves descriptor 0 alone. Without one, reads fail
+        // with bad_descriptor.
+        std::error_code ec;
+        const int fd = ::dup(STDIN_FILENO);
+        if (fd == -1)
+            return;
+        descriptor_.assign(fd, ec);
+        if (ec)
+            ::close(fd);
+    }
+
+    // Asio made the descriptor non-blocking, a flag that a terminal shares with the shell.
+    ~standard_input() {
+        if (saved_flags_ != -1)
+            ::fcntl(STDIN_FILENO, F_SETFL, saved_flags_);
+    }
+
+    standard_input(const standard_input&) = delete;
+    standard_input& operator=(const standard_input&) = delete;
+
+    // handler(error_code, std::string_view): the next bytes; eof when the input ended.
+    template <class Handler>
+    void async_read(Handler handler) {
+        descriptor_.async_read_some(
+            asio::buffer(buffer_),
+            [this, handler = std::move(handler)](std::error_code ec, std::size_t n) mutable {
+                handler(ec, std::string_view(buffer_.data(), n));
+            });
+    }
+
+    void close() {
+        std::error_code ignored;
+        descriptor_.close(ignored);
+    }
+
+private:
+    asio::posix::stream_descriptor descriptor_;
+    int saved_flags_;
+    std::array<char, 16384> buffer_{};
+};
+#endif
+
 class client {
 public:
-    client(asio::io_context& io, tcp::socket socket, const heartbeat::options& opts)
-        : session_(std::move(socket), opts)
-        , grace_timer_(io) {}
+    client(asio::io_context& io, tcp::socket socket, const heartbeat::options& opts,
+           const heartbeat::line_framing& framing)
+        : session_(std::move(socket), opts, framing)
+        , grace_timer_(io)
+        , signals_(io, SIGINT, SIGTERM)
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+        , input_(io)
+#endif
+    {
+    }
 
     void start() {
         session_.async_run([this](std::error_code ec) {
             ended_ = true;
+            // Nothing may keep io_context::run() going now: the program exits at once.
             grace_timer_.cancel();
+            std::error_code ignored;
+            signals_.cancel(ignored);
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+            input_.close();
+#endif
             const auto stats = session_.statistics();
-            if (closing_)
-                std::cerr << "session ended: input finished";
-            else
-                std::cerr << "session ended: " << ec.message();
             std::cerr
+                << "session ended: "
+                << (interrupted_ ? "interrupted"
+                    : closing_   ? "input finished"
+                                 : ec.message())
                 << " (pings sent " << stats.pings_sent << ", pongs received "
                 << stats.pongs_received << ", smoothed rtt "
                 << std::chrono::duration_cast<std::chrono::microseconds>(stats.smoothed_rtt).count()
                 << " us)" << std::endl;
         });
+        signals_.async_wait([this](std::error_code ec, int) {
+            if (ec)
+                return;
+            interrupted_ = true;
+            close();
+        });
         receive();
+        read_input();
     }
 
-    // The next line of input.
-    void send(std::string line) {
+    // A chunk of standard input: sends each line it completes.
+    void input(std::string_view data) {
         if (ended_)
             return;
-        ++awaiting_;
-        session_.async_send(std::move(line), [this](std::error_code ec) {
-            if (!ec || ended_)
-                return;
-            std::cerr << "not sent: " << ec.message() << std::endl; // e.g. the line "PING"
-            --awaiting_;
-            close_when_done();
-        });
+        partial_.append(data);
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
+            send(std::string_view(partial_).substr(start, nl - start));
+        partial_.erase(0, start);
     }
 
     // The input ended: wait for the echoes still due, but not forever.
     void input_ended() {
+        if (ended_ || input_ended_)
+            return;
+        if (!partial_.empty()) { // a last line without a newline
+            send(partial_);
+            partial_.clear();
+        }
         input_ended_ = true;
         close_when_done();
-        if (closing_ || ended_)
-            return;
-        grace_timer_.expires_after(std::chrono::seconds(2));
-        grace_timer_.async_wait([this](std::error_code ec) {
-            if (ec)
-                return;
-            std::cerr << awaiting_ << " echo(es) missing after 2 s" << std::endl;
-            close();
+        wait_for_echoes();
+    }
+
+    // 0 when every line was sent and came back, and we closed the session ourselves.
+    int exit_code() const {
+        return closing_ && !interrupted_ && awaiting_ == 0 && refused_ == 0 ? 0 : 1;
+    }
+
+private:
+    // The next chunk, once the lines of the last one are written: the send queue holds at most
+    // one chunk's worth, so input faster than the network never overflows it.
+    void read_input() {
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+        input_.async_read([this](std::error_code ec, std::string_view data) {
+            if (ended_)
+                return; // the run's handler closed the input
+            input(data);
+            if (ec) {
+                if (ec != asio::error::eof)
+                    std::cerr << "echo_client: standard input: " << ec.message() << std::endl;
+                input_ended();
+            } else if (in_flight_ == 0) {
+                read_input();
+            } // else the completion of the last send reads on
+        });
+#endif // else the input thread reads ahead (see main)
+    }
+
+    // One line, without its line ending: "\n" and any '\r' before it, as the framing does with
+    // the lines it receives.
+    void send(std::string_view line) {
+        while (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        ++awaiting_;
+        ++in_flight_;
+        session_.async_send(std::string(line), [this,
+                                                head = std::string(line.substr(0, quote_limit + 1)),
+                                                size = line.size()](std::error_code ec) {
+            --in_flight_;
+            if (ec && !refused(ec, size))
+                return; // the session ended; async_run's handler says why
+            if (ec) {
+                std::cerr << "not sent: " << quoted(head) << ": " << ec.message() << std::endl;
+                ++refused_;
+                --awaiting_;
+                close_when_done();
+            }
+            if (in_flight_ == 0 && !input_ended_)
+                read_input();
         });
     }
 
-    // 0 when every line came back and we closed the session ourselves.
-    int exit_code() const { return closing_ && awaiting_ == 0 ? 0 : 1; }
+    // Whether async_send refused this line alone, the session running on. Any other error is the
+    // session's end, which async_run's handler reports; frame_too_large is also an end reason (a
+    // frame received that was too large), so it is a refusal only for a line over the limit.
+    bool refused(std::error_code ec, std::size_t size) const {
+        return ec == heartbeat::error::invalid_frame || ec == heartbeat::error::send_queue_full ||
+               (ec == heartbeat::error::frame_too_large &&
+                size > session_.options().max_frame_size);
+    }
 
-private:
     void receive() {
         session_.async_receive([this](std::error_code ec, std::string frame) {
             if (ec)
@@ -86,7 +256,23 @@ private:
             if (awaiting_ > 0)
                 --awaiting_;
             close_when_done();
+            if (input_ended_)
+                wait_for_echoes();
             receive();
+        });
+    }
+
+    // After the input ended: gives up when no echo came for 2 s. Restarted by each echo, so
+    // that a long input whose echoes still stream in is not cut short.
+    void wait_for_echoes() {
+        if (closing_ || ended_)
+            return;
+        grace_timer_.expires_after(std::chrono::seconds(2));
+        grace_timer_.async_wait([this](std::error_code ec) {
+            if (ec)
+                return;
+            std::cerr << awaiting_ << " echo(es) missing after 2 s" << std::endl;
+            close();
         });
     }
 
@@ -104,9 +290,19 @@ private:
 
     session_type session_;
     asio::steady_timer grace_timer_;
-    std::size_t awaiting_ = 0; // lines sent whose echo has not arrived
+    // Ctrl-C and SIGTERM close the session: killed, the program would leave a terminal input
+    // non-blocking (see ~standard_input).
+    asio::signal_set signals_;
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+    standard_input input_;
+#endif
+    std::string partial_;       // input after the last newline
+    std::size_t awaiting_ = 0;  // lines sent (or being sent) whose echo has not arrived
+    std::size_t in_flight_ = 0; // lines whose async_send has not completed
+    std::size_t refused_ = 0;   // lines the session refused
     bool input_ended_ = false;
     bool closing_ = false;
+    bool interrupted_ = false;
     bool ended_ = false;
 };
 
@@ -115,13 +311,18 @@ struct arguments {
     std::string port = "7000";
     long interval_ms = 5000;
     long timeout_ms = 15000;
+    bool crlf = false;
     bool silent = false;
 };
 
-// "--flag value" pairs and --silent; false on --help, an unknown flag or a bad value.
+// "--flag value" pairs, --crlf and --silent; false on --help, an unknown flag or a bad value.
 bool parse(int argc, char** argv, arguments& args) {
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
+        if (flag == "--crlf") {
+            args.crlf = true;
+            continue;
+        }
         if (flag == "--silent") {
             args.silent = true;
             continue;
@@ -151,45 +352,61 @@ int main(int argc, char** argv) {
     arguments args;
     if (!parse(argc, argv, args)) {
         std::cerr << "usage: echo_client [--host H] [--port P] [--interval-ms I] "
-                     "[--timeout-ms T] [--silent]\n";
+                     "[--timeout-ms T] [--crlf] [--silent]\n";
         return 2;
     }
     heartbeat::options opts;
     opts.ping_interval = std::chrono::milliseconds(args.silent ? 0 : args.interval_ms);
     opts.read_timeout = std::chrono::milliseconds(args.timeout_ms);
     opts.answer_pings = !args.silent;
+    heartbeat::line_framing::config framing_config;
+    if (args.crlf)
+        framing_config.line_ending = "\r\n";
 
-    // Shared with the input thread, which may outlive main's scope (see the end).
-    auto io = std::make_shared<asio::io_context>();
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+    // A closed standard input reads as an empty one. Left closed, the next descriptor opened
+    // (the io_context's) would take its number and be read as input.
+    if (::fcntl(STDIN_FILENO, F_GETFD) == -1)
+        ::open("/dev/null", O_RDONLY);
+#endif
+    asio::io_context io;
     std::unique_ptr<client> c;
     try {
         opts.validate();
-        tcp::socket socket(*io);
-        asio::connect(socket, tcp::resolver(*io).resolve(args.host, args.port));
-        c = std::make_unique<client>(*io, std::move(socket), opts);
+        const heartbeat::line_framing framing(framing_config);
+        tcp::socket socket(io);
+        asio::connect(socket, tcp::resolver(io).resolve(args.host, args.port));
+        c = std::make_unique<client>(io, std::move(socket), opts, framing);
     } catch (const std::exception& e) {
         std::cerr << "echo_client: " << e.what() << "\n";
         return 1;
     }
     c->start();
 
-    // Standard input is read by a plain thread that posts each line to the io_context: portable,
-    // and it works for terminals, pipes and files alike.
-    std::thread input([io, target = c.get()] {
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+    io.run();
+    return c->exit_code();
+#else
+    // Without POSIX descriptors (Windows), a thread reads standard input and posts each line.
+    std::atomic<bool> input_done{false};
+    std::thread input([&io, &input_done, target = c.get()] {
         std::string line;
-        while (std::getline(std::cin, line)) {
-            if (!line.empty() && line.back() == '\r')
-                line.pop_back();
-            asio::post(*io, [target, line] { target->send(line); });
-        }
-        asio::post(*io, [target] { target->input_ended(); });
+        while (std::getline(std::cin, line))
+            asio::post(io, [target, line] { target->input(line + '\n'); });
+        asio::post(io, [target] { target->input_ended(); });
+        input_done = true;
     });
-
-    io->run();
+    io.run();
     const int code = c->exit_code();
-    // The session is over, but the input thread may still wait in getline (a terminal, a pipe
-    // that stays open). It is not joined: it only posts to the io_context, which its own
-    // shared_ptr keeps alive and which never runs again, so the handlers it posts never run.
-    input.detach();
-    return code;
+    if (input_done) {
+        input.join();
+        return code;
+    }
+    // The thread still waits in getline, holding the lock of stdin's stream, and exit() would
+    // take that lock to flush every stream: flush ours and end without it (no destructor runs,
+    // so the thread's references stay valid).
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+#endif
 }

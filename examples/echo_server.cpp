@@ -1,13 +1,16 @@
 // echo_server: a TCP echo server with a heartbeat on every connection. It pings quiet clients,
 // drops those that stop talking (a crashed or hung peer, a vanished host), and prints one line
-// per session end saying why.
+// per session end saying why. A client that half-closes (`nc -N`) still gets the echoes of what
+// it sent. An echo the session refuses ends its connection, with a line saying which and why,
+// rather than leave a client whose lines go unanswered.
 //
 //   echo_server [--bind 0.0.0.0] [--port 7000] [--interval-ms 5000] [--timeout-ms 15000]
-//               [--idle-timeout-ms 0]
+//               [--idle-timeout-ms 0] [--crlf]
 //
-// --port 0 picks a free port; the "listening on" line names it. Try it with `nc localhost 7000`:
-// type lines and see them echoed, see the server's PINGs, answer PONG (or type nothing and see
-// it time out). Stop it with Ctrl-C or SIGTERM.
+// --port 0 picks a free port; the "listening on" line names it. Lines may arrive ending in "\n"
+// or "\r\n"; --crlf ends those it sends, echoes and PINGs, in "\r\n" (telnet, CRLF protocols).
+// Try it with `nc localhost 7000`: type lines and see them echoed, see the server's PINGs, answer
+// PONG (or type nothing and see it time out). Stop it with Ctrl-C or SIGTERM.
 #include <heartbeat/heartbeat.hpp>
 
 #include <asio.hpp>
@@ -19,16 +22,57 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 using asio::ip::tcp;
 using session_type = heartbeat::heartbeat_session<tcp::socket>;
 
+// How much of a frame an error message shows.
+constexpr std::size_t quote_limit = 60;
+
+// `text` in double quotes, control characters escaped, cut after quote_limit bytes ("...").
+std::string quoted(std::string_view text) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (const char ch : text.substr(0, quote_limit)) {
+        const auto byte = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (ch == '\n') {
+            out += "\\n";
+        } else if (ch == '\r') {
+            out += "\\r";
+        } else if (ch == '\t') {
+            out += "\\t";
+        } else if (byte < 0x20 || byte == 0x7f) {
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += ch;
+        }
+    }
+    out += '"';
+    if (text.size() > quote_limit)
+        out += "...";
+    return out;
+}
+
+// Whether async_send refused this frame alone, the session running on: any other error is the
+// session's end, which async_run's handler reports. (An echo is never larger than the frame
+// received, so frame_too_large is the end: the peer sent one too large.)
+bool refused(std::error_code ec) {
+    return ec == heartbeat::error::send_queue_full || ec == heartbeat::error::invalid_frame;
+}
+
 // One accepted connection: who it is and its session. The server owns it until the session's
 // run completes; the handlers of its pending receive and send hold it too.
 struct connection {
-    connection(std::string peer_name, tcp::socket socket, const heartbeat::options& opts)
+    connection(std::string peer_name, tcp::socket socket, const heartbeat::options& opts,
+               const heartbeat::line_framing& framing)
         : peer(std::move(peer_name))
-        , session(std::move(socket), opts) {}
+        , session(std::move(socket), opts, framing) {}
 
     std::string peer;
     session_type session;
@@ -36,10 +80,12 @@ struct connection {
 
 class server {
 public:
-    server(asio::io_context& io, const tcp::endpoint& endpoint, const heartbeat::options& opts)
+    server(asio::io_context& io, const tcp::endpoint& endpoint, const heartbeat::options& opts,
+           const heartbeat::line_framing& framing)
         : acceptor_(io, endpoint)
         , retry_timer_(io)
-        , opts_(opts) {}
+        , opts_(opts)
+        , framing_(framing) {}
 
     tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
 
@@ -82,7 +128,7 @@ private:
         std::ostringstream peer;
         peer << socket.remote_endpoint(ec);
         auto c = std::make_shared<connection>(ec ? "unknown peer" : peer.str(), std::move(socket),
-                                              opts_);
+                                              opts_, framing_);
         connections_.insert(c);
         std::cout << c->peer << " connected" << std::endl;
         c->session.async_run([this, c](std::error_code ec) {
@@ -93,21 +139,32 @@ private:
     }
 
     // Receive a frame, send it back, repeat. One echo at a time keeps memory bounded: a client
-    // that does not read its echoes fills the receive queue and TCP pushes back on it.
+    // that does not read its echoes fills the receive queue and TCP pushes back on it. The loop
+    // ends only with the session: an echo it refuses closes it, or the client would see its
+    // lines vanish while PINGs still came.
     static void echo(std::shared_ptr<connection> c) {
         c->session.async_receive([c](std::error_code ec, std::string frame) {
             if (ec)
                 return; // the session ended; async_run's handler says why
-            c->session.async_send(std::move(frame), [c](std::error_code ec) {
-                if (!ec)
-                    echo(c);
-            });
+            // Its start, for the message should the echo be refused.
+            std::string head = frame.substr(0, quote_limit + 1);
+            c->session.async_send(std::move(frame),
+                                  [c, head = std::move(head)](std::error_code ec) {
+                                      if (!ec) {
+                                          echo(c);
+                                      } else if (refused(ec)) {
+                                          std::cout << c->peer << ": not echoed " << quoted(head)
+                                                    << ": " << ec.message() << std::endl;
+                                          c->session.close();
+                                      } // else the session ended; async_run's handler says why
+                                  });
         });
     }
 
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
     heartbeat::options opts_;
+    heartbeat::line_framing framing_; // its copies share one configuration
     std::set<std::shared_ptr<connection>> connections_;
 };
 
@@ -117,15 +174,21 @@ struct arguments {
     long interval_ms = 5000;
     long timeout_ms = 15000;
     long idle_timeout_ms = 0;
+    bool crlf = false;
 };
 
-// "--flag value" pairs; false on --help, an unknown flag, a missing value or a bad number.
+// "--flag value" pairs and --crlf; false on --help, an unknown flag, a missing value or a bad
+// number.
 bool parse(int argc, char** argv, arguments& args) {
-    for (int i = 1; i < argc; i += 2) {
+    for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
+        if (flag == "--crlf") {
+            args.crlf = true;
+            continue;
+        }
         if (i + 1 >= argc)
             return false;
-        const std::string value = argv[i + 1];
+        const std::string value = argv[++i];
         try {
             if (flag == "--bind")
                 args.bind = value;
@@ -150,19 +213,23 @@ int main(int argc, char** argv) {
     arguments args;
     if (!parse(argc, argv, args)) {
         std::cerr << "usage: echo_server [--bind ADDR] [--port P] [--interval-ms I] "
-                     "[--timeout-ms T] [--idle-timeout-ms J]\n";
+                     "[--timeout-ms T] [--idle-timeout-ms J] [--crlf]\n";
         return 2;
     }
     heartbeat::options opts;
     opts.ping_interval = std::chrono::milliseconds(args.interval_ms);
     opts.read_timeout = std::chrono::milliseconds(args.timeout_ms);
     opts.idle_timeout = std::chrono::milliseconds(args.idle_timeout_ms);
+    heartbeat::line_framing::config framing_config;
+    if (args.crlf)
+        framing_config.line_ending = "\r\n";
 
     try {
         opts.validate();
+        const heartbeat::line_framing framing(framing_config);
         asio::io_context io;
         server srv(io, {asio::ip::make_address(args.bind), static_cast<unsigned short>(args.port)},
-                   opts);
+                   opts, framing);
         std::cout << "listening on " << srv.local_endpoint() << std::endl;
 
         asio::signal_set signals(io, SIGINT, SIGTERM);
