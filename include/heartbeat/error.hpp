@@ -7,7 +7,7 @@
 #include <string>
 #include <system_error>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 enum class error {
     /// The peer sent nothing for `read_timeout`.
@@ -78,7 +78,7 @@ inline error_code make_error_code(error e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
 namespace boost::system {

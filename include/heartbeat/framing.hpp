@@ -33,7 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 enum class frame_kind : unsigned char { data, ping, pong };
 
@@ -68,6 +68,6 @@ struct decode_result {
     }
 };
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -5,7 +5,9 @@
 #ifndef HEARTBEAT_HEALTH_HPP
 #define HEARTBEAT_HEALTH_HPP
 
-namespace heartbeat {
+#include <heartbeat/detail/config.hpp>
+
+HEARTBEAT_NAMESPACE_BEGIN
 
 enum class health : unsigned char { healthy, suspect };
 
@@ -13,6 +15,6 @@ inline const char* to_string(health h) noexcept {
     return h == health::suspect ? "suspect" : "healthy";
 }
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -6,7 +6,7 @@
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 class length_prefixed_framing {
 public:
@@ -81,6 +81,6 @@ private:
     }
 };
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

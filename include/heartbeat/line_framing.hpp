@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 namespace detail {
 
@@ -62,7 +62,7 @@ public:
                                             field + ": " + why);
             };
             if (line_ending != "\n" && line_ending != "\r\n")
-                fail("line_ending", "must be \"\\n\" or \"\\r\\n\"");
+                fail("line_ending", R"(must be "\n" or "\r\n")");
             check_word(ping, "ping", fail);
             check_word(pong, "pong", fail);
             if (ping == pong)
@@ -97,9 +97,18 @@ public:
     explicit line_framing(const config& c)
         : words_(make_words(c)) {}
 
-    // Copies only: a moved-from framing keeps its words, so it stays usable.
+    // Moving copies: a moved-from framing keeps its words, so it stays usable (a framing given
+    // to one session by std::move may still be given to the next).
     line_framing(const line_framing&) = default;
     line_framing& operator=(const line_framing&) = default;
+    line_framing(line_framing&& other) noexcept
+        : words_(other.words_)
+        , scanned_(other.scanned_) {}
+    line_framing& operator=(line_framing&& other) noexcept {
+        words_ = other.words_;
+        scanned_ = other.scanned_;
+        return *this;
+    }
     ~line_framing() = default;
 
     std::string_view line_ending() const noexcept { return {words_->ending, words_->ending_size}; }
@@ -193,6 +202,6 @@ private:
     std::size_t scanned_ = 0;
 };
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

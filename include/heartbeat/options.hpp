@@ -3,12 +3,14 @@
 #ifndef HEARTBEAT_OPTIONS_HPP
 #define HEARTBEAT_OPTIONS_HPP
 
+#include <heartbeat/detail/config.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 struct options {
     using duration = std::chrono::milliseconds;
@@ -103,6 +105,6 @@ struct options {
     }
 };
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <utility>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 /// Owns a stream and keeps it honest: a timer-driven PING writer, a read deadline pushed forward
 /// by every byte received, and one shared cancellation that ends both together.
@@ -187,6 +187,6 @@ private:
     std::shared_ptr<state_type> state_;
 };
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

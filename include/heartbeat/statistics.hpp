@@ -2,10 +2,12 @@
 #ifndef HEARTBEAT_STATISTICS_HPP
 #define HEARTBEAT_STATISTICS_HPP
 
+#include <heartbeat/detail/config.hpp>
+
 #include <chrono>
 #include <cstdint>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 struct statistics {
     using duration = std::chrono::steady_clock::duration;
@@ -35,6 +37,6 @@ struct statistics {
     duration since_last_receive = duration::zero();
 };
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

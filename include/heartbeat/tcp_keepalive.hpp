@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #endif
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 
 struct tcp_keepalive_options {
     /// Idle time before the first probe. Zero leaves SO_KEEPALIVE and the probe settings as
@@ -106,6 +106,6 @@ tcp_keepalive_result set_tcp_keepalive(Socket& socket, const tcp_keepalive_optio
     return applied;
 }
 
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif

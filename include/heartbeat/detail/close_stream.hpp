@@ -9,7 +9,8 @@
 #include <type_traits>
 #include <utility>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class T, class = void>
 struct has_close_ec : std::false_type {};
@@ -62,6 +63,7 @@ void close_stream(Stream& stream) noexcept {
     }
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -16,7 +16,8 @@
 #include <type_traits>
 #include <utility>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 /// A per-thread cache of the small blocks that completion nodes and the session's own Asio
 /// operations live in, so the steady state of reading, writing, sending and receiving allocates
@@ -364,6 +365,7 @@ private:
     node* tail_ = nullptr;
 };
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

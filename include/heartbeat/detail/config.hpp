@@ -5,6 +5,22 @@
 #ifndef HEARTBEAT_DETAIL_CONFIG_HPP
 #define HEARTBEAT_DETAIL_CONFIG_HPP
 
+// Each flavour lives in an inline namespace of its own (heartbeat::asio_boost or
+// heartbeat::asio_standalone), so that one program may hold both: their types differ
+// (error_code above all), and sharing names would break the one-definition rule. Users write
+// heartbeat::... either way.
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+#define HEARTBEAT_BACKEND_NAMESPACE asio_boost
+#else
+#define HEARTBEAT_BACKEND_NAMESPACE asio_standalone
+#endif
+#define HEARTBEAT_NAMESPACE_BEGIN                                                                  \
+    namespace heartbeat {                                                                          \
+    inline namespace HEARTBEAT_BACKEND_NAMESPACE {
+#define HEARTBEAT_NAMESPACE_END                                                                    \
+    }                                                                                              \
+    }
+
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
 
 #include <boost/asio/associated_allocator.hpp>
@@ -23,13 +39,13 @@
 #include <boost/asio/version.hpp>
 #include <boost/system/error_code.hpp>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 namespace net = ::boost::asio;
 using error_code = ::boost::system::error_code;
 namespace detail {
 using error_category_base = ::boost::system::error_category;
 } // namespace detail
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #else
 
@@ -50,13 +66,13 @@ using error_category_base = ::boost::system::error_category;
 
 #include <system_error>
 
-namespace heartbeat {
+HEARTBEAT_NAMESPACE_BEGIN
 namespace net = ::asio;
 using error_code = std::error_code;
 namespace detail {
 using error_category_base = std::error_category;
 } // namespace detail
-} // namespace heartbeat
+HEARTBEAT_NAMESPACE_END
 
 #endif
 
@@ -67,11 +83,13 @@ using error_category_base = std::error_category;
 #define HEARTBEAT_ASSERT(condition, message) assert((condition) && (message))
 #endif
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 /// A void(error_code) handler type, only for asking which operations a stream has.
 struct probe_handler {
     void operator()(error_code) const {}
 };
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -12,7 +12,8 @@
 #include <cstring>
 #include <memory>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 class frame_buffer {
 public:
@@ -93,6 +94,7 @@ private:
     bool filled_ = false;
 };
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -3,12 +3,15 @@
 #ifndef HEARTBEAT_DETAIL_FRAME_QUEUE_HPP
 #define HEARTBEAT_DETAIL_FRAME_QUEUE_HPP
 
+#include <heartbeat/detail/config.hpp>
+
 #include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 class frame_queue {
 public:
@@ -33,6 +36,7 @@ private:
     std::size_t head_ = 0;
 };
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -10,7 +10,8 @@
 #include <cstddef>
 #include <memory>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 class gather_buffers {
 public:
@@ -38,6 +39,7 @@ private:
     std::size_t size_ = 0;
 };
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

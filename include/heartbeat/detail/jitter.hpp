@@ -3,10 +3,13 @@
 #ifndef HEARTBEAT_DETAIL_JITTER_HPP
 #define HEARTBEAT_DETAIL_JITTER_HPP
 
+#include <heartbeat/detail/config.hpp>
+
 #include <chrono>
 #include <cstdint>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 class jitter {
 public:
@@ -34,6 +37,7 @@ private:
     std::uint64_t state_;
 };
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -12,7 +12,8 @@
 #include <type_traits>
 #include <utility>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 struct read_scratch {
     static constexpr std::size_t capacity = std::size_t{64} * 1024;
@@ -80,6 +81,7 @@ struct waits_for_readiness<
                    decltype(std::declval<T&>().non_blocking(true, std::declval<error_code&>()))>>
     : std::true_type {};
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

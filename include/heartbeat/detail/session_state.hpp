@@ -31,7 +31,8 @@
 #include <string>
 #include <utility>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 struct no_data {};
 
@@ -444,6 +445,7 @@ private:
     heartbeat::statistics stats_{};
 };
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

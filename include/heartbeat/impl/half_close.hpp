@@ -16,7 +16,8 @@
 
 #include <heartbeat/detail/session_state.hpp>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::read_failed(error_code ec) {
@@ -33,7 +34,7 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::peer_finished() {
     peer_finished_ = true;
     last_read_ = clock::now(); // the EOF is the peer's last word; nothing is read after it
-    read_buffer_.release(); // the start of a frame that can never complete
+    read_buffer_.release();    // the start of a frame that can never complete
     if (!receive_started_)
         eof_learned_ = true;
     // Waiting receivers have taken every frame there was: they learn of the EOF now.
@@ -69,6 +70,7 @@ void session_state<Stream, Framing>::close_requested() {
     stop(net::error::operation_aborted);
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

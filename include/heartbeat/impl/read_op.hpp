@@ -10,7 +10,8 @@
 #include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::start_read() {
@@ -305,6 +306,7 @@ void session_state<Stream, Framing>::resume_reading() {
     rearm(); // the deadlines left out while paused apply again
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

@@ -4,7 +4,8 @@
 
 #include <heartbeat/detail/session_state.hpp>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 /// A receive completion that could not run inline, queued on the session's executor. Receive
 /// completions must reach their handlers in frame order; while one of these is queued, the
@@ -105,6 +106,7 @@ void session_state<Stream, Framing>::cancel_receive(void* self, receive_node* no
     s->post_receive(node, net::error::operation_aborted, std::string());
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

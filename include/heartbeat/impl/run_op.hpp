@@ -6,7 +6,8 @@
 #include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 template <class Handler>
@@ -123,6 +124,7 @@ void session_state<Stream, Framing>::cancel_run(void* self, run_node*,
         static_cast<session_state*>(self)->stop(net::error::operation_aborted);
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

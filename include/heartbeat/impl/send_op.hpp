@@ -5,7 +5,8 @@
 
 #include <heartbeat/detail/session_state.hpp>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 template <class Handler>
@@ -98,6 +99,7 @@ void session_state<Stream, Framing>::cancel_send(void* self, send_node* node,
     node->complete(net::error::operation_aborted);
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

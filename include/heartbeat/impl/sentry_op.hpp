@@ -9,7 +9,8 @@
 
 #include <algorithm>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::schedule(time_point when) {
@@ -228,6 +229,7 @@ void session_state<Stream, Framing>::send_ping(time_point now) {
     in_sentry_ = false;
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

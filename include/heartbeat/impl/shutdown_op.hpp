@@ -7,7 +7,8 @@
 
 #include <heartbeat/detail/session_state.hpp>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 bool session_state<Stream, Framing>::shutdown_gracefully(error_code reason) const noexcept {
@@ -60,6 +61,7 @@ void session_state<Stream, Framing>::on_shutdown_timer(error_code ec) {
     close_stream(stream_);
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif

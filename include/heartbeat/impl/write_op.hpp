@@ -11,7 +11,8 @@
 
 #include <optional>
 
-namespace heartbeat::detail {
+HEARTBEAT_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::write_batch() {
@@ -212,6 +213,7 @@ void session_state<Stream, Framing>::on_pong(std::uint64_t id, time_point now) {
     }
 }
 
-} // namespace heartbeat::detail
+} // namespace detail
+HEARTBEAT_NAMESPACE_END
 
 #endif
