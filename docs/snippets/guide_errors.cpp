@@ -13,7 +13,8 @@ enum class next_step { stop, reconnect, reconnect_later, report };
 next_step after(std::error_code ec) {
     if (ec == asio::error::operation_aborted)
         return next_step::stop; // we ended it: close(), cancellation or destruction
-    if (ec == heartbeat::error::timeout || ec == heartbeat::error::write_timeout)
+    if (ec == heartbeat::error::timeout || ec == heartbeat::error::unanswered_pings ||
+        ec == heartbeat::error::write_timeout)
         return next_step::reconnect; // the peer or the path died: a fresh connection may work
     if (ec == heartbeat::error::idle_timeout)
         return next_step::stop; // nothing to say: a policy, not a failure
@@ -27,6 +28,7 @@ int main() {
     using heartbeat::error;
     snippet::expect(after(asio::error::operation_aborted) == next_step::stop, "aborted");
     snippet::expect(after(error::timeout) == next_step::reconnect, "timeout");
+    snippet::expect(after(error::unanswered_pings) == next_step::reconnect, "unanswered_pings");
     snippet::expect(after(error::write_timeout) == next_step::reconnect, "write_timeout");
     snippet::expect(after(error::idle_timeout) == next_step::stop, "idle_timeout");
     snippet::expect(after(error::protocol) == next_step::report, "protocol");

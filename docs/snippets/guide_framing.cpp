@@ -1,5 +1,6 @@
-// docs/guide.md, "Framing": a binary-safe session, and a Framing of one's own for a line
-// protocol whose heartbeats are the words "ping" and "pong". Run as a test: binary frames echo
+// docs/guide.md, "Framing": line_framing configured for a CRLF peer, a binary-safe session, and
+// a Framing of one's own for a line protocol whose heartbeats are the words "ping" and "pong".
+// Run as a test: the configured session sends CRLF lines and its words, binary frames echo
 // intact, and the custom framing answers a raw peer's "ping" with "pong" and delivers its data.
 #include <heartbeat/heartbeat.hpp>
 
@@ -10,6 +11,21 @@
 #include <string>
 
 #include "snippet_support.hpp"
+
+// begin-snippet: line_config
+using line_session = heartbeat::heartbeat_session<asio::ip::tcp::socket>;
+
+// For a peer that wants "\r\n" line endings (a telnet-style server) and whose heartbeats are
+// the words "ping" and "pong". Its lines may end in "\n" or "\r\n" either way.
+line_session crlf_session(asio::ip::tcp::socket socket, const heartbeat::options& opts) {
+    heartbeat::line_framing::config crlf;
+    crlf.line_ending = "\r\n";
+    crlf.ping = "ping";
+    crlf.pong = "pong";
+    // line_framing's constructor throws std::invalid_argument for a bad config.
+    return line_session(std::move(socket), opts, heartbeat::line_framing(crlf));
+}
+// end-snippet: line_config
 
 // begin-snippet: length_prefixed
 using binary_session =
@@ -34,7 +50,9 @@ public:
                        ? heartbeat::decode_result::fail(heartbeat::error::frame_too_large)
                        : heartbeat::decode_result::more();
         const auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data);
-        const std::size_t length = end > 0 && data[end - 1] == '\r' ? end - 1 : end;
+        std::size_t length = end;
+        while (length > 0 && data[length - 1] == '\r') // every CR before the LF, as line_framing
+            --length;
         if (is_word(data, length, "ping"))
             return heartbeat::decode_result::make(heartbeat::frame_kind::ping, 0, 0, end + 1);
         if (is_word(data, length, "pong"))
@@ -77,6 +95,31 @@ using lowercase_session =
 
 int main() {
     asio::io_context io;
+    {
+        // The configured line_framing against a raw peer: CRLF and the words out, either
+        // ending in, and the frame it delivers can be sent back as it is.
+        auto pair = snippet::loopback_pair(io);
+        line_session session = crlf_session(std::move(pair.a), heartbeat::options());
+        asio::ip::tcp::socket& peer = pair.b;
+        bool ended = false;
+        session.async_run([&](std::error_code) { ended = true; });
+        session.async_receive([&](std::error_code ec, std::string frame) {
+            snippet::expect(!ec && frame == "x", "every CR before the LF is line ending");
+            session.async_send(std::move(frame), [](std::error_code ec) {
+                snippet::expect(!ec, "a delivered frame can be sent back");
+            });
+        });
+        asio::write(peer, asio::buffer(std::string("ping\nx\r\r\n")));
+        std::string in;
+        bool read_done = false;
+        asio::async_read(peer, asio::dynamic_buffer(in), asio::transfer_exactly(9),
+                         [&](std::error_code, std::size_t) { read_done = true; });
+        snippet::run_until(io, [&] { return read_done; });
+        snippet::expect(in == "pong\r\nx\r\n", "CRLF and the configured words out");
+        session.close();
+        snippet::run_until(io, [&] { return ended; });
+        io.restart();
+    }
     {
         // Binary frames, newlines and NULs included, both ways.
         auto pair = snippet::loopback_pair(io);

@@ -1,6 +1,6 @@
 // docs/guide.md, "Completion tokens": futures from a thread that does not run the io_context,
-// and per-operation cancellation through a cancellation slot. Run as a test against an echoing
-// peer session.
+// as_tuple in its Asio 1.22 and 1.24+ spellings, and per-operation cancellation through a
+// cancellation slot. Run as a test against an echoing peer session.
 #include <heartbeat/heartbeat.hpp>
 
 #include <asio.hpp>
@@ -10,8 +10,19 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "snippet_support.hpp"
+
+// begin-snippet: as_tuple_spelling
+#if ASIO_VERSION >= 102400 // Asio 1.24 (Boost 1.80) moved as_tuple out of experimental
+#include <asio/as_tuple.hpp>
+using asio::as_tuple;
+#else
+#include <asio/experimental/as_tuple.hpp>
+using asio::experimental::as_tuple;
+#endif
+// end-snippet: as_tuple_spelling
 
 using session_type = heartbeat::heartbeat_session<asio::ip::tcp::socket>;
 
@@ -33,6 +44,19 @@ void with_futures(asio::io_context& io, session_type& session) {
     }
     thread.join();
     // end-snippet: future
+}
+
+void with_tuples(session_type& session, std::string& got) {
+    // begin-snippet: as_tuple
+    // The handler takes one std::tuple of the completion's arguments.
+    session.async_receive(as_tuple([&](std::tuple<std::error_code, std::string> result) {
+        auto& [ec, frame] = result;
+        if (ec)
+            std::cout << "no frame: " << ec.message() << "\n";
+        else
+            got = std::move(frame);
+    }));
+    // end-snippet: as_tuple
 }
 
 void with_cancellation(asio::io_context& io, session_type& session, bool& cancelled) {
@@ -69,6 +93,27 @@ int main() {
                 peer.async_send(std::move(frame), [](std::error_code) {});
         });
         with_futures(io, session);
+    }
+    {
+        asio::io_context io;
+        auto pair = snippet::loopback_pair(io);
+        session_type session(std::move(pair.a));
+        session_type peer(std::move(pair.b));
+        peer.async_run([](std::error_code) {});
+        peer.async_receive([&](std::error_code ec, std::string frame) {
+            if (!ec)
+                peer.async_send(std::move(frame), [](std::error_code) {});
+        });
+        session.async_run([](std::error_code) {});
+        session.async_send("hello", [](std::error_code) {});
+        std::string got;
+        with_tuples(session, got);
+        snippet::run_until(io, [&] { return !got.empty(); });
+        snippet::expect(got == "hello", "as_tuple: the reply");
+        session.close();
+        peer.close();
+        io.restart();
+        io.run_for(std::chrono::seconds(2));
     }
     {
         asio::io_context io;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -92,6 +93,7 @@ enum class error {
     invalid_frame,
     already_running,
     ping_flood,
+    unanswered_pings,
 };
 
 const std::error_category& error_category() noexcept; // boost::system:: with Boost.Asio
@@ -145,6 +147,42 @@ struct decode_result {
                               std::size_t consumed, std::uint64_t id = 0) noexcept;
 };
 // end-snippet: framing
+
+namespace shown { // beside synopsis::line_framing, the real one the session synopsis names
+
+// begin-snippet: line_framing
+class line_framing {
+public:
+    static constexpr std::size_t max_word_size = 16;
+
+    struct config {
+        std::string line_ending = "\n"; // what sent lines end in: "\n" or "\r\n"
+        std::string ping = "PING";      // the heartbeat words
+        std::string pong = "PONG";
+
+        void validate() const; // throws std::invalid_argument
+    };
+
+    static constexpr std::size_t max_header_size = 0;
+    static constexpr std::size_t max_trailer_size = 2;
+    static constexpr std::size_t max_overhead = 2;
+    static constexpr std::size_t max_heartbeat_size = max_word_size + 2;
+    static constexpr bool heartbeat_ids = false;
+
+    line_framing() noexcept;                // "\n", PING, PONG
+    explicit line_framing(const config& c); // throws std::invalid_argument
+    line_framing(const line_framing&);      // copies share the configuration
+    line_framing& operator=(const line_framing&);
+
+    std::string_view line_ending() const noexcept;
+    std::string_view ping_word() const noexcept;
+    std::string_view pong_word() const noexcept;
+
+    // The Framing concept: decode, encode_header, encode_trailer, encode_heartbeat, validate.
+};
+// end-snippet: line_framing
+
+} // namespace shown
 
 // begin-snippet: tcp_keepalive
 struct tcp_keepalive_options {
@@ -376,18 +414,53 @@ static_assert(same_value(heartbeat::error::timeout, synopsis::error::timeout) &&
               same_value(heartbeat::error::protocol, synopsis::error::protocol) &&
               same_value(heartbeat::error::invalid_frame, synopsis::error::invalid_frame) &&
               same_value(heartbeat::error::already_running, synopsis::error::already_running) &&
-              same_value(heartbeat::error::ping_flood, synopsis::error::ping_flood));
+              same_value(heartbeat::error::ping_flood, synopsis::error::ping_flood) &&
+              same_value(heartbeat::error::unanswered_pings, synopsis::error::unanswered_pings));
 static_assert(std::is_same_v<decltype(&heartbeat::make_error_code),
                              heartbeat::error_code (*)(heartbeat::error) noexcept>);
 static_assert(std::is_error_code_enum_v<heartbeat::error>);
 static_assert(std::is_same_v<decltype(heartbeat::error_category()), const std::error_category&>);
 
-// The framings' sizes quoted in the reference.
-static_assert(heartbeat::line_framing::max_header_size == 0 &&
-              heartbeat::line_framing::max_trailer_size == 1 &&
-              heartbeat::line_framing::max_overhead == 2 &&
-              heartbeat::line_framing::max_heartbeat_size == 6 &&
-              !heartbeat::line_framing::heartbeat_ids);
+// line_framing: constants, construction, accessors and the config's fields.
+using real_line = heartbeat::line_framing;
+using shown_line = synopsis::shown::line_framing;
+static_assert(real_line::max_word_size == shown_line::max_word_size &&
+              real_line::max_header_size == shown_line::max_header_size &&
+              real_line::max_trailer_size == shown_line::max_trailer_size &&
+              real_line::max_overhead == shown_line::max_overhead &&
+              real_line::max_heartbeat_size == shown_line::max_heartbeat_size &&
+              real_line::heartbeat_ids == shown_line::heartbeat_ids);
+static_assert(real_line::max_word_size == 16 && real_line::max_header_size == 0 &&
+              real_line::max_trailer_size == 2 && real_line::max_overhead == 2 &&
+              real_line::max_heartbeat_size == 18 && !real_line::heartbeat_ids);
+template <class F>
+constexpr bool line_construction_matches() {
+    return std::is_nothrow_default_constructible_v<F> &&
+           std::is_constructible_v<F, const typename F::config&> &&
+           !std::is_convertible_v<const typename F::config&, F> &&
+           std::is_copy_constructible_v<F> && std::is_copy_assignable_v<F>;
+}
+static_assert(line_construction_matches<real_line>());
+static_assert(line_construction_matches<shown_line>());
+#define HEARTBEAT_DOCS_SAME_LINE_MEMBER(name)                                                      \
+    static_assert(std::is_same_v<signature_t<decltype(&real_line::name)>,                          \
+                                 signature_t<decltype(&shown_line::name)>>,                        \
+                  "line_framing::" #name " differs from the reference")
+HEARTBEAT_DOCS_SAME_LINE_MEMBER(line_ending);
+HEARTBEAT_DOCS_SAME_LINE_MEMBER(ping_word);
+HEARTBEAT_DOCS_SAME_LINE_MEMBER(pong_word);
+#undef HEARTBEAT_DOCS_SAME_LINE_MEMBER
+static_assert(
+    std::is_same_v<decltype(real_line::config::line_ending),
+                   decltype(shown_line::config::line_ending)> &&
+    std::is_same_v<decltype(real_line::config::ping), decltype(shown_line::config::ping)> &&
+    std::is_same_v<decltype(real_line::config::pong), decltype(shown_line::config::pong)>);
+static_assert(sizeof(real_line::config) == sizeof(shown_line::config),
+              "line_framing::config has fields the reference does not show");
+static_assert(
+    std::is_same_v<decltype(&real_line::config::validate), void (real_line::config::*)() const>);
+
+// length_prefixed_framing's sizes quoted in the reference.
 using lp = heartbeat::length_prefixed_framing;
 static_assert(lp::header_size == 5 && lp::id_size == 8 && lp::max_header_size == 5 &&
               lp::max_trailer_size == 0 && lp::max_overhead == 5 && lp::max_heartbeat_size == 13 &&
@@ -420,6 +493,7 @@ const char* const messages[] = {
     "frame cannot be encoded by this framing",
     "session already running or ran: a session runs once",
     "peer pings too often",
+    "peer timed out: max_unanswered_pings PINGs in a row went unanswered",
 };
 
 std::string bytes(const char* data, std::size_t size) {
@@ -459,11 +533,69 @@ int main() {
     expect(ping.status == heartbeat::decode_result::frame &&
                ping.kind == heartbeat::frame_kind::ping,
            "line PING whatever max_frame_size");
+    const auto crs = line.decode("x\r\r\n", 4, 64);
+    expect(crs.status == heartbeat::decode_result::frame && crs.payload_size == 1 &&
+               crs.consumed == 4,
+           "line: every CR before the LF is line ending");
     expect(line.validate("PONG", 4) == heartbeat::error::invalid_frame &&
                line.validate("a\nb", 3) == heartbeat::error::invalid_frame &&
                line.validate("a\r", 2) == heartbeat::error::invalid_frame &&
                !line.validate("PING ", 5) && !line.validate("", 0),
            "line validate");
+    heartbeat::line_framing tiny;
+    expect(tiny.decode("01234", 5, 2).status == heartbeat::decode_result::need_more &&
+               tiny.decode("012345", 6, 2).error == heartbeat::error::frame_too_large,
+           "line: more than max(max_frame_size, longer word) + 1 bytes without LF");
+    heartbeat::line_framing tiny2;
+    expect(tiny2.decode("abc\n", 4, 2).error == heartbeat::error::frame_too_large,
+           "line: a payload over max_frame_size");
+
+    // line_framing::config: the defaults, the ending and words sent, the validation messages.
+    const heartbeat::line_framing::config defaults;
+    expect(defaults.line_ending == "\n" && defaults.ping == "PING" && defaults.pong == "PONG" &&
+               line.line_ending() == "\n" && line.ping_word() == "PING" &&
+               line.pong_word() == "PONG",
+           "line_framing::config defaults");
+    heartbeat::line_framing::config c;
+    c.line_ending = "\r\n";
+    c.ping = "ping";
+    c.pong = "pong";
+    heartbeat::line_framing crlf_line(c);
+    expect(bytes(out, crlf_line.encode_heartbeat(heartbeat::frame_kind::ping, 0, out)) ==
+                   "ping\r\n" &&
+               bytes(out, crlf_line.encode_trailer(out)) == "\r\n" &&
+               crlf_line.validate("pong", 4) == heartbeat::error::invalid_frame &&
+               !crlf_line.validate("PONG", 4),
+           "configured line_framing");
+    auto message = [](heartbeat::line_framing::config bad) {
+        try {
+            heartbeat::line_framing f(bad);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    auto starts = [](const std::string& text, const char* prefix) {
+        return text.rfind(prefix, 0) == 0;
+    };
+    c = {};
+    c.line_ending = "\r";
+    expect(starts(message(c), "heartbeat::line_framing::config::line_ending: "), "line_ending");
+    c = {};
+    c.ping = "";
+    expect(starts(message(c), "heartbeat::line_framing::config::ping: "), "empty ping");
+    c = {};
+    c.pong = std::string(17, 'x');
+    expect(starts(message(c), "heartbeat::line_framing::config::pong: "), "pong > 16 bytes");
+    c = {};
+    c.pong = std::string(16, 'x');
+    expect(message(c).empty(), "a 16-byte word");
+    c = {};
+    c.ping = "A\rB";
+    expect(starts(message(c), "heartbeat::line_framing::config::ping: "), "CR in ping");
+    c = {};
+    c.pong = c.ping;
+    expect(starts(message(c), "heartbeat::line_framing::config::pong: "), "pong == ping");
 
     // length_prefixed_framing: 4-byte big-endian length, type byte, payload; ids big-endian.
     heartbeat::length_prefixed_framing lpf;
