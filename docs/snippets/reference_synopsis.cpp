@@ -173,6 +173,8 @@ public:
     explicit line_framing(const config& c); // throws std::invalid_argument
     line_framing(const line_framing&);      // copies share the configuration
     line_framing& operator=(const line_framing&);
+    line_framing(line_framing&&) noexcept; // copies too: a moved-from framing stays usable
+    line_framing& operator=(line_framing&&) noexcept;
 
     std::string_view line_ending() const noexcept;
     std::string_view ping_word() const noexcept;
@@ -438,7 +440,8 @@ constexpr bool line_construction_matches() {
     return std::is_nothrow_default_constructible_v<F> &&
            std::is_constructible_v<F, const typename F::config&> &&
            !std::is_convertible_v<const typename F::config&, F> &&
-           std::is_copy_constructible_v<F> && std::is_copy_assignable_v<F>;
+           std::is_copy_constructible_v<F> && std::is_copy_assignable_v<F> &&
+           std::is_nothrow_move_constructible_v<F> && std::is_nothrow_move_assignable_v<F>;
 }
 static_assert(line_construction_matches<real_line>());
 static_assert(line_construction_matches<shown_line>());
