@@ -102,7 +102,7 @@ public:
     line_framing(const line_framing&) = default;
     line_framing& operator=(const line_framing&) = default;
     line_framing(line_framing&& other) noexcept
-        : words_(other.words_)
+        : words_(other.words_) // NOLINT(performance-move-constructor-init): copying is the point
         , scanned_(other.scanned_) {}
     line_framing& operator=(line_framing&& other) noexcept {
         words_ = other.words_;

@@ -15,7 +15,8 @@
 #include <heartbeat/detail/frame_buffer.hpp>
 #include <heartbeat/detail/frame_queue.hpp>
 #include <heartbeat/detail/gather_buffers.hpp>
-#include <heartbeat/detail/jitter.hpp>
+#include <heartbeat/detail/liveness.hpp>
+#include <heartbeat/detail/ping_tracker.hpp>
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
 #include <heartbeat/health.hpp>
@@ -140,10 +141,11 @@ public:
         , framing_(std::move(framing))
         , opts_((opts.validate(), opts))
         , timer_(stream_.get_executor())
-        , jitter_(reinterpret_cast<std::uintptr_t>(this) ^
-                  static_cast<std::uint64_t>(clock::now().time_since_epoch().count()))
-        , tick_(tick_for(opts_)) {
-        last_read_ = last_frame_ = last_write_ = last_write_progress_ = clock::now();
+        , pings_(Framing::heartbeat_ids, opts_.min_peer_ping_interval)
+        , clocks_(opts_, pings_,
+                  reinterpret_cast<std::uintptr_t>(this) ^
+                      static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {
+        clocks_.started(clock::now());
     }
 
     ~session_state() {
@@ -167,8 +169,13 @@ public:
     heartbeat::statistics get_statistics() const {
         const time_point now = clock::now();
         heartbeat::statistics s = stats_;
-        s.since_last_receive = now - last_read_;
-        s.suspect = live() && is_suspect(now);
+        s.pongs_received = pings_.pongs();
+        s.last_rtt = pings_.last_rtt();
+        s.smoothed_rtt = pings_.smoothed_rtt();
+        s.rtt_variance = pings_.rtt_variance();
+        s.stalls = clocks_.stalls();
+        s.since_last_receive = now - clocks_.last_read();
+        s.suspect = live() && clocks_.suspect(now);
         return s;
     }
 
@@ -176,8 +183,7 @@ public:
         observer_replaced_ = true; // an observer running now is not put back (update_health)
         health_observer_ =
             observer ? std::make_unique<std::function<void(health)>>(std::move(observer)) : nullptr;
-        const time_point now = clock::now();
-        suspect_ = live() && is_suspect(now);
+        clocks_.watch_health(health_observer_ != nullptr, clock::now());
         if (health_observer_)
             rearm();
     }
@@ -239,14 +245,13 @@ private:
     bool next_frame(Input& input, time_point now, std::string& frame);
     void deliver(std::string frame);
     void post_receive(receive_node* node, error_code ec, std::string frame);
-    bool flooded(time_point now) noexcept;
     void resume_reading();
     void read_failed(error_code ec);
 
     // impl/half_close.hpp
     void peer_finished();
     void finish_half_close();
-    time_point half_close_deadline() const noexcept;
+    void eof_taken();
 
     // impl/write_op.hpp
     /// Starts a write of what is pending unless one is in flight or a handler_scope defers it.
@@ -260,34 +265,12 @@ private:
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
     void queue_pong(std::uint64_t id);
-    void on_pong(std::uint64_t id, time_point now);
 
     // impl/sentry_op.hpp
     void schedule(time_point when);
-    time_point on_tick(time_point when) const noexcept;
-    /// Rounds `when` up to the session's tick, a fixed grid shared by every session with the
-    /// same clocks: sessions due around the same moment then expire together, and the reactor
-    /// re-arms its kernel timer once per tick rather than once per session. A tick is 1/64 of
-    /// the shortest clock, between 1 and 16 ms, so a verdict comes at most that much later.
-    static clock::duration tick_for(const options& o) noexcept {
-        clock::duration shortest = std::chrono::milliseconds(1024);
-        for (const options::duration d :
-             {o.ping_interval, o.read_timeout, o.idle_timeout, o.write_timeout})
-            if (d.count() > 0)
-                shortest = std::min<clock::duration>(shortest, d);
-        return std::clamp<clock::duration>(shortest / 64, std::chrono::milliseconds(1),
-                                           std::chrono::milliseconds(16));
-    }
     void rearm();
     void on_timer(error_code ec);
-    time_point next_wakeup() const;
     void send_ping(time_point now);
-    bool woke_late(time_point now) const noexcept;
-    bool is_suspect(time_point now) const noexcept;
-    clock::duration read_deadline() const noexcept;
-    void note_gap(time_point now) noexcept;
-    time_point suspect_at() const noexcept;
-    clock::duration pong_patience() const noexcept;
     void update_health(time_point now);
     void on_finish() noexcept {} // the claim's release completes the run when it is the last
 
@@ -305,8 +288,6 @@ private:
     using shutdown_handler = internal_handler<session_state, &session_state::on_shutdown>;
     using shutdown_timer_handler =
         internal_handler<session_state, &session_state::on_shutdown_timer>;
-    clock::duration stall_tolerance() const noexcept;
-    clock::duration stall_grace() const noexcept;
 
     static void cancel_send(void* self, send_node* node, net::cancellation_type);
     static void cancel_receive(void* self, receive_node* node, net::cancellation_type);
@@ -352,7 +333,6 @@ private:
     Framing framing_;
     const options opts_;
     net::steady_timer timer_;
-    jitter jitter_;
 
     // Lifetime.
     std::shared_ptr<session_state> self_;
@@ -389,8 +369,6 @@ private:
     std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;
     std::size_t posted_receives_ = 0; // receive completions queued and not yet run
-    time_point last_read_{};
-    time_point last_frame_{};
 
     // Write side. Heartbeats and data share this one ordered path.
     completion_list<send_node> send_queue_;
@@ -408,39 +386,19 @@ private:
     time_point last_write_{};          // last write completed: when our peer last heard from us
     time_point last_write_progress_{}; // for write_timeout
 
-    // The timer, shared by the PING writer and every deadline.
-    const clock::duration tick_; // wake-ups are rounded up to it: see on_tick()
+    // The timer, shared by the PING writer and every deadline; what is due is liveness's to say.
     bool timer_waiting_ = false;
     bool in_sentry_ = false;
     time_point timer_expiry_{};
-    time_point judge_after_{}; // no verdict before this: set after a stall of our own loop
-
-    // The RTT-adaptive deadline's view of the peer's longest gap between bytes.
-    time_point gap_window_start_{};
-    clock::duration gap_max_current_{};
-    clock::duration gap_max_previous_{};
-    bool gap_window_full_ = false;
 
     // Suspect before dead; the observer costs one pointer when unused.
-    bool suspect_ = false;
     bool observer_replaced_ = false;
     std::unique_ptr<std::function<void(health)>> health_observer_;
-    options::duration ping_delay_{};
 
-    // PINGs in flight, oldest first, to match PONGs and measure round trips.
-    struct ping_record {
-        std::uint64_t id = 0;
-        time_point sent;
-    };
-    static constexpr std::size_t max_tracked_pings = 4;
-    std::array<ping_record, max_tracked_pings> pings_{};
-    std::size_t pings_head_ = 0;
-    std::size_t pings_count_ = 0;
-    std::size_t unanswered_pings_ = 0;
-    std::uint64_t next_ping_id_ = 0;
-    bool ping_in_batch_ = false;
-    std::uint8_t ping_strikes_ = 0;
-    time_point last_peer_ping_{};
+    ping_tracker pings_;
+    liveness clocks_;
+    bool ping_in_batch_ = false; // a PING is part of the next (or current) write
+    std::uint64_t ping_id_ = 0;  // ...with this id
 
     heartbeat::statistics stats_{};
 };

@@ -33,13 +33,13 @@ void session_state<Stream, Framing>::read_failed(error_code ec) {
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::peer_finished() {
     peer_finished_ = true;
-    last_read_ = clock::now(); // the EOF is the peer's last word; nothing is read after it
-    read_buffer_.release();    // the start of a frame that can never complete
+    clocks_.peer_finished(clock::now());
+    read_buffer_.release(); // the start of a frame that can never complete
     if (!receive_started_)
-        eof_learned_ = true;
+        eof_taken();
     // Waiting receivers have taken every frame there was: they learn of the EOF now.
     while (auto* n = receivers_.pop_front()) {
-        eof_learned_ = true;
+        eof_taken();
         post_receive(n, net::error::eof, std::string());
     }
     finish_half_close();
@@ -54,16 +54,17 @@ void session_state<Stream, Framing>::finish_half_close() {
         stop(net::error::eof);
 }
 
-/// When an application that never reacted to the EOF is given up on.
+/// The application knows of the EOF (liveness stops counting its patience).
 template <class Stream, class Framing>
-auto session_state<Stream, Framing>::half_close_deadline() const noexcept -> time_point {
-    return eof_learned_ ? time_point::max() : last_read_ + opts_.shutdown_timeout;
+void session_state<Stream, Framing>::eof_taken() {
+    eof_learned_ = true;
+    clocks_.eof_taken();
 }
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::close_requested() {
     if (live() && peer_finished_) {
-        eof_learned_ = true;
+        eof_taken();
         finish_half_close();
         return;
     }

@@ -57,7 +57,7 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
         return;
     }
     read_buffer_.commit(n);
-    const time_point previous_read = last_read_;
+    const time_point previous_read = clocks_.last_read();
     take(read_buffer_, n);
     note_flow(previous_read);
     start_read();
@@ -67,8 +67,9 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
 /// The reader's state is whole again: the health observer (user code) may run.
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::after_reads(time_point previous_read) {
-    if (suspect_ && last_read_ != previous_read) // only a suspect session has anything to re-check
-        update_health(last_read_);
+    // Only a suspect session has anything to re-check.
+    if (clocks_.reported_suspect() && clocks_.last_read() != previous_read)
+        update_health(clocks_.last_read());
 }
 
 /// A socket reads in one of two ways. Idle, it waits for readiness and reads into the thread's
@@ -80,8 +81,8 @@ void session_state<Stream, Framing>::after_reads(time_point previous_read) {
 /// a heartbeat interval, or read_timeout ends it).
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::note_flow(time_point previous_read) noexcept {
-    if (readiness_ && last_read_ != previous_read) // (a wake-up may find nothing to read)
-        flowing_ = last_read_ - previous_read < tick_;
+    if (readiness_ && clocks_.last_read() != previous_read) // (a wake-up may find nothing)
+        flowing_ = clocks_.last_read() - previous_read < clocks_.tick();
 }
 
 template <class Stream, class Framing>
@@ -104,7 +105,7 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::read_ready() {
     // reading_ stays set while we read here, so nothing we call starts another read.
     constexpr int max_reads = 16; // then back to the reactor, so other sessions get a turn
-    const time_point previous_read = last_read_;
+    const time_point previous_read = clocks_.last_read();
     for (int i = 0; i < max_reads && live() && !read_paused_; ++i) {
         error_code read_ec;
         std::size_t requested = 0;
@@ -180,9 +181,7 @@ template <class Stream, class Framing>
 template <class Input>
 void session_state<Stream, Framing>::take(Input& input, std::size_t n) {
     const time_point now = clock::now();
-    if (opts_.adaptive_read_timeout_floor.count() > 0)
-        note_gap(now);
-    last_read_ = now; // any byte proves the peer alive, even inside a large frame
+    clocks_.bytes_received(now);
     stats_.bytes_received += n;
     if (!decoding_) {
         // Frames go straight to waiting receivers; what they send in reply (and our PONGs) is
@@ -216,6 +215,7 @@ void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive
+            clocks_.reading_paused();
             return;
         }
         std::string frame;
@@ -243,7 +243,7 @@ bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, st
         }
         switch (r.kind) {
         case frame_kind::data:
-            last_frame_ = now;
+            clocks_.frame_received(now);
             ++stats_.frames_received;
             frame.clear(); // then append: cheaper than assign, and keeps the capacity
             frame.append(input.data() + r.payload_offset, r.payload_size);
@@ -251,7 +251,7 @@ bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, st
             return true;
         case frame_kind::ping:
             ++stats_.pings_received;
-            if (opts_.min_peer_ping_interval.count() > 0 && flooded(now)) {
+            if (pings_.peer_pinged(now)) {
                 stop(error::ping_flood);
                 return false;
             }
@@ -259,25 +259,12 @@ bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, st
                 queue_pong(r.heartbeat_id);
             break;
         case frame_kind::pong:
-            on_pong(r.heartbeat_id, now);
+            pings_.pong_received(r.heartbeat_id, now);
             break;
         }
         input.consume(r.consumed);
     }
     return false;
-}
-
-template <class Stream, class Framing>
-bool session_state<Stream, Framing>::flooded(time_point now) noexcept {
-    // A few early PINGs are forgiven (a peer's timer can fire early after a write); a run of
-    // them is a flood.
-    constexpr unsigned forgiven = 3;
-    if (now - last_peer_ping_ < opts_.min_peer_ping_interval)
-        ++ping_strikes_;
-    else
-        ping_strikes_ = 0;
-    last_peer_ping_ = now;
-    return ping_strikes_ > forgiven;
 }
 
 template <class Stream, class Framing>
@@ -300,7 +287,7 @@ void session_state<Stream, Framing>::resume_reading() {
     read_paused_ = false;
     // The peer was not heard while we stopped listening; judge it from now on.
     const time_point now = clock::now();
-    last_read_ = last_frame_ = now;
+    clocks_.reading_resumed(now);
     decode_available(now);
     start_read();
     rearm(); // the deadlines left out while paused apply again

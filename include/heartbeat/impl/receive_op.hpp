@@ -75,7 +75,7 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
         return;
     }
     if (peer_finished_) { // every frame there was has been taken
-        eof_learned_ = true;
+        eof_taken();
         post_receive(node, net::error::eof, std::string());
         finish_half_close();
         return;

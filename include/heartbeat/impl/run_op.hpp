@@ -27,11 +27,7 @@ void session_state<Stream, Framing>::start_run(Handler&& handler) {
     node->on_cancel(&session_state::cancel_run, this);
     phase_ = phase::running;
 
-    const time_point now = clock::now();
-    last_read_ = last_frame_ = last_write_ = last_write_progress_ = now;
-    // The first PING comes after a random half to whole interval, so sessions started together
-    // spread out at once.
-    ping_delay_ = jitter_.shorten(opts_.ping_interval, 500);
+    clocks_.started(clock::now());
     if constexpr (waits_for_readiness<Stream>::value) {
         // read_some after async_wait must return would_block, never block the thread.
         error_code ec;

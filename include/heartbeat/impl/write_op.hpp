@@ -20,7 +20,7 @@ void session_state<Stream, Framing>::write_batch() {
     std::size_t heartbeat_size = 0;
     if (ping_in_batch_) {
         heartbeat_size +=
-            framing_.encode_heartbeat(frame_kind::ping, next_ping_id_, heartbeat_bytes_.data());
+            framing_.encode_heartbeat(frame_kind::ping, ping_id_, heartbeat_bytes_.data());
     }
     if (pong_pending_) {
         pong_pending_ = false;
@@ -54,10 +54,10 @@ void session_state<Stream, Framing>::write_batch() {
     write_first_ = 0;
     write_last_ = write_buffers_.size();
     writing_ = true;
-    last_write_progress_ = clock::now();
+    clocks_.write_started(clock::now());
     // The timer must wake by the write deadline; inside the timer handler it reschedules anyway.
     if (opts_.write_timeout.count() > 0 && !in_sentry_)
-        schedule(last_write_progress_ + opts_.write_timeout);
+        schedule(clocks_.write_deadline());
     write_some();
 }
 
@@ -120,7 +120,7 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
     }
     const time_point now = clock::now();
     stats_.bytes_sent += n;
-    last_write_progress_ = now;
+    clocks_.write_progressed(now);
     while (n > 0) {
         auto& b = write_buffers_[write_first_];
         if (n < b.size()) {
@@ -138,7 +138,7 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
     }
 
     writing_ = false;
-    last_write_ = now;
+    clocks_.write_done(now);
     if (ping_in_batch_) {
         ping_in_batch_ = false;
         ++stats_.pings_sent;
@@ -172,44 +172,6 @@ void session_state<Stream, Framing>::queue_pong(std::uint64_t id) {
     if (!pong_pending_) {
         pong_pending_ = true;
         start_write();
-    }
-}
-
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_pong(std::uint64_t id, time_point now) {
-    ++stats_.pongs_received;
-    // With ids, a PONG answers its PING and every older one (the peer coalesces); without,
-    // it answers every PING in flight and the round trip counts from the oldest of them.
-    std::size_t answered = 0;
-    time_point sent{};
-    while (answered < pings_count_) {
-        const auto& rec = pings_[(pings_head_ + answered) % max_tracked_pings];
-        if (Framing::heartbeat_ids && rec.id > id)
-            break;
-        if (!Framing::heartbeat_ids && answered == 0)
-            sent = rec.sent;
-        if (Framing::heartbeat_ids)
-            sent = rec.sent;
-        ++answered;
-        if (Framing::heartbeat_ids && rec.id == id)
-            break;
-    }
-    if (answered == 0)
-        return; // unsolicited, or for a PING we stopped tracking
-    pings_head_ = (pings_head_ + answered) % max_tracked_pings;
-    pings_count_ -= answered;
-    unanswered_pings_ = 0;
-
-    const auto rtt = now - sent;
-    stats_.last_rtt = rtt;
-    if (stats_.smoothed_rtt == statistics::duration::zero()) {
-        stats_.smoothed_rtt = rtt;
-        stats_.rtt_variance = rtt / 2;
-    } else { // RFC 6298: alpha 1/8, beta 1/4
-        const auto diff =
-            rtt > stats_.smoothed_rtt ? rtt - stats_.smoothed_rtt : stats_.smoothed_rtt - rtt;
-        stats_.rtt_variance = (3 * stats_.rtt_variance + diff) / 4;
-        stats_.smoothed_rtt = (7 * stats_.smoothed_rtt + rtt) / 8;
     }
 }
 
