@@ -54,7 +54,7 @@ struct options {
     /// Reply PONG to the peer's PINGs. PONGs are coalesced: at most one is queued at a time.
     bool answer_pings = true;
     /// When non-zero, this many PINGs in a row without a PONG end the session with
-    /// `error::timeout`. Zero does not require PONGs (the peer may not answer them).
+    /// `error::unanswered_pings`. Zero does not require PONGs (the peer may not answer them).
     std::size_t max_unanswered_pings = 0;
     /// RTT-adaptive deadline, off when zero. When set, the read deadline tightens to
     /// max(floor, G + 4 x (smoothed RTT + 4 x RTT variance)), G being the longest gap between

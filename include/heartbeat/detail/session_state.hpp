@@ -149,6 +149,7 @@ public:
     }
 
     ~session_state() {
+        HEARTBEAT_ASSERT(pending_ == 0, "session state freed with one of its operations pending");
         // Only reached once nothing is pending; nodes left here were never completed.
         while (auto* n = receivers_.pop_front())
             n->destroy();

@@ -49,6 +49,7 @@ std::size_t session_state<Stream, Framing>::read_limit() const noexcept {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
+    HEARTBEAT_ASSERT(reading_, "a read completed that the reader never started");
     reading_ = false;
     if (!live())
         return;
@@ -235,6 +236,10 @@ bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, st
         if (input.size() == 0) // (an emptied buffer may have no storage at all)
             return false;
         const decode_result r = framing_.decode(input.data(), input.size(), opts_.max_frame_size);
+        HEARTBEAT_ASSERT(r.status != decode_result::frame ||
+                             (r.consumed > 0 && r.consumed <= input.size() &&
+                              r.payload_offset + r.payload_size <= r.consumed),
+                         "the Framing's decode returned a frame outside the bytes it was given");
         if (r.status == decode_result::need_more)
             return false;
         if (r.status == decode_result::failed) {

@@ -72,6 +72,7 @@ void session_state<Stream, Framing>::stop(error_code reason) {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::release(bool invoked) {
+    HEARTBEAT_ASSERT(pending_ > 0, "an operation's claim on the session released twice");
     if (!invoked)
         abandon_completions();
     if (--pending_ != 0)

@@ -30,6 +30,9 @@ void session_state<Stream, Framing>::start_send(std::string payload, Handler&& h
     d.header_size =
         static_cast<std::uint8_t>(framing_.encode_header(payload.size(), d.header.data()));
     d.trailer_size = static_cast<std::uint8_t>(framing_.encode_trailer(d.trailer.data()));
+    HEARTBEAT_ASSERT(d.header_size <= Framing::max_header_size &&
+                         d.trailer_size <= Framing::max_trailer_size,
+                     "the Framing wrote more than its max_header_size or max_trailer_size");
     d.payload = std::move(payload);
     // An empty queue always takes one frame (bounded by max_frame_size), so the limit never
     // has to leave room for framing bytes and bookkeeping.

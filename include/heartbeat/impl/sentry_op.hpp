@@ -27,7 +27,7 @@ void session_state<Stream, Framing>::schedule(time_point when) {
     }
     timer_expiry_ = when;
     timer_.expires_at(when);
-    timer_waiting_ = true;
+    timer_waiting_ = true; // exactly one wait outstanding: see on_timer
     timer_.async_wait(timer_handler{ref(this)});
 }
 
@@ -59,6 +59,7 @@ void session_state<Stream, Framing>::update_health(time_point now) {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::on_timer(error_code ec) {
+    HEARTBEAT_ASSERT(timer_waiting_ || !live(), "a timer wait completed that was never started");
     timer_waiting_ = false;
     if (!live())
         return;

@@ -16,6 +16,7 @@ namespace detail {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::write_batch() {
+    HEARTBEAT_ASSERT(!writing_, "a second write started while one is in flight");
     write_buffers_.clear();
     std::size_t heartbeat_size = 0;
     if (ping_in_batch_) {
@@ -114,6 +115,7 @@ void session_state<Stream, Framing>::end_write(error_code ec) {
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
+    HEARTBEAT_ASSERT(writing_, "a write completed that the writer never started");
     if (!live() || ec) {
         end_write(ec);
         return;
