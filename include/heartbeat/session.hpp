@@ -17,6 +17,7 @@
 #include <heartbeat/impl/send_op.hpp>
 #include <heartbeat/impl/sentry_op.hpp>
 #include <heartbeat/impl/shutdown_op.hpp>
+#include <heartbeat/impl/turn.hpp>
 #include <heartbeat/impl/write_op.hpp>
 
 #include <functional>

@@ -1,11 +1,12 @@
 // A type-erased, intrusively linked completion handler: what a queued async_send or a waiting
 // async_receive leaves behind. Allocated once per operation with the handler's associated
 // allocator (Asio's per-thread recycling allocator by default, so the steady state does not hit
-// malloc); holds outstanding work on the handler's executor while pending; completes by posting
-// the handler to that executor, never inline.
+// malloc); holds outstanding work on the handler's executor while pending; keeps its result once
+// decided, until the session's completion queue runs it (never inline from an initiation).
 #ifndef HEARTBEAT_DETAIL_COMPLETION_HPP
 #define HEARTBEAT_DETAIL_COMPLETION_HPP
 
+#include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
 
 #include <cstddef>
@@ -88,9 +89,11 @@ struct cached_allocator {
     }
 };
 
-/// `Data` is what the operation keeps beside its handler (a send keeps its payload).
+/// `Data` is what the operation keeps beside its handler (a send keeps its payload). Once its
+/// result is decided (set_result), the node waits in the session's completion queue
+/// (detail/completion_queue.hpp), which runs it when the session's state is whole.
 template <class Data, class... Args>
-class completion {
+class completion : public ready_entry {
 public:
     using cancel_fn = void (*)(void* context, completion* node, net::cancellation_type type);
 
@@ -98,43 +101,49 @@ public:
     completion& operator=(const completion&) = delete;
 
     Data data{};
-    completion* next = nullptr;
+    completion* next = nullptr; // the operation's list (send queue, waiting receivers)
     completion* prev = nullptr;
 
-    /// Posts the handler with `args` and frees this node. For initiating functions, and any
-    /// place the caller's own code may be on the stack.
+    /// Decides the result; the handler runs when the queue gets to it. A cancellation from
+    /// now on finds nothing to cancel.
     template <class... A>
-    void complete(A&&... args) {
-        vtable_->complete(this, false, Args(std::forward<A>(args))...);
+    void set_result(A&&... args) {
+        result_ = std::tuple<Args...>(Args(std::forward<A>(args))...);
+        clear_cancel();
     }
-    /// Runs the handler here when the caller is already on its executor (else posts it), and
-    /// frees this node. Only from the session's own completion handlers, once its state is
-    /// consistent: this is what lets one read deliver many frames and gather their replies
-    /// into one write, as a hand-written loop would.
-    template <class... A>
-    void complete_here(A&&... args) {
-        vtable_->complete(this, true, Args(std::forward<A>(args))...);
-    }
+    /// Posts the handler with the result set: only for the run's completion, which comes after
+    /// the session's state is gone.
+    void post_result() { vtable_->invoke(this, false); }
     /// Frees this node without running the handler (its work is released).
     void destroy() { vtable_->destroy(this); }
     /// Makes cancellation through the handler's slot call `fn(context, this, type)`, until the
-    /// node completes. Does nothing when the handler has no connected slot.
+    /// result is decided. Does nothing when the handler has no connected slot.
     void on_cancel(cancel_fn fn, void* context) { vtable_->on_cancel(this, fn, context); }
-    /// Disconnects the cancellation handler: the result is decided, though not delivered yet.
     void clear_cancel() { vtable_->clear_cancel(this); }
 
 protected:
     struct vtable_type {
-        void (*complete)(completion*, bool, Args&&...);
+        void (*invoke)(completion*, bool here);
         void (*destroy)(completion*);
         void (*on_cancel)(completion*, cancel_fn, void*);
         void (*clear_cancel)(completion*);
     };
-    explicit completion(const vtable_type* vt) noexcept
-        : vtable_(vt) {}
+    completion(const vtable_type* vt, bool is_receive) noexcept
+        : ready_entry(&queued_action, is_receive)
+        , vtable_(vt) {}
     ~completion() = default;
 
+    std::tuple<Args...> result_{};
+
 private:
+    static void queued_action(ready_entry* e, ready_entry::action a) {
+        auto* self = static_cast<completion*>(e);
+        if (a == ready_entry::action::run)
+            self->vtable_->invoke(self, true);
+        else
+            self->vtable_->destroy(self);
+    }
+
     const vtable_type* vtable_;
 };
 
@@ -165,8 +174,8 @@ class completion_impl final : public completion<Data, Args...> {
 
 public:
     template <class H>
-    completion_impl(H&& handler, const IoExecutor& io_ex)
-        : base(&vtable_instance)
+    completion_impl(H&& handler, const IoExecutor& io_ex, bool is_receive)
+        : base(&vtable_instance, is_receive)
         , work_(net::prefer(net::get_associated_executor(handler, io_ex),
                             net::execution::outstanding_work.tracked))
         , handler_(std::forward<H>(handler))
@@ -178,13 +187,14 @@ public:
             net::get_associated_allocator(handler, net::recycling_allocator<void>()));
     }
 
+    /// `is_receive`: a receive's completion, which try_receive must not overtake.
     template <class H>
-    static completion_impl* create(H&& handler, const IoExecutor& io_ex) {
+    static completion_impl* create(H&& handler, const IoExecutor& io_ex, bool is_receive = false) {
         node_allocator alloc(node_alloc(handler));
         completion_impl* p = std::allocator_traits<node_allocator>::allocate(alloc, 1);
         try {
             std::allocator_traits<node_allocator>::construct(alloc, p, std::forward<H>(handler),
-                                                             io_ex);
+                                                             io_ex, is_receive);
         } catch (...) {
             std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
             throw;
@@ -212,22 +222,23 @@ private:
             self->slot_.clear();
     }
 
-    static void do_complete(base* b, bool here, Args&&... args) {
+    /// `here`: from the session's completion queue, in a handler running on the session's
+    /// executor; a handler on that same executor then runs right here.
+    static void do_invoke(base* b, bool here) {
         auto* self = static_cast<completion_impl*>(b);
         // Move everything out and free the node first, so the handler may start another
         // operation that reuses this memory.
         const bool direct = here && self->same_executor_;
         work_executor ex(std::move(self->work_));
         Handler handler(std::move(self->handler_));
+        std::tuple<Args...> result(std::move(self->result_));
         free(self, node_alloc(handler));
         if (direct) {
-            // We run in a handler of the session's executor, which is the handler's too.
-            std::move(handler)(std::move(args)...);
+            std::apply(std::move(handler), std::move(result));
             return;
         }
-        auto call = [handler = std::move(handler),
-                     args = std::make_tuple(std::move(args)...)]() mutable {
-            std::apply(std::move(handler), std::move(args));
+        auto call = [handler = std::move(handler), result = std::move(result)]() mutable {
+            std::apply(std::move(handler), std::move(result));
         };
         if (here)
             net::dispatch(ex, std::move(call));
@@ -255,7 +266,7 @@ private:
         std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
     }
 
-    static constexpr typename base::vtable_type vtable_instance{&do_complete, &do_destroy,
+    static constexpr typename base::vtable_type vtable_instance{&do_invoke, &do_destroy,
                                                                 &do_on_cancel, &do_clear_cancel};
 
     work_executor work_;
@@ -292,8 +303,8 @@ private:
     std::size_t count_ = 0;
 };
 
-/// A node nobody waits for (frames queued by try_send): completing it only frees it, so it
-/// holds no executor, no work and no handler.
+/// A node nobody waits for (frames queued by try_send): never queued for completion, only
+/// destroyed once written, so it holds no executor, no work and no handler.
 template <class Data, class... Args>
 class detached_completion final : public completion<Data, Args...> {
     using base = completion<Data, Args...>;
@@ -306,9 +317,9 @@ public:
 
 private:
     detached_completion() noexcept
-        : base(&vtable_instance) {}
+        : base(&vtable_instance, false) {}
 
-    static void do_complete(base* b, bool, Args&&...) { do_destroy(b); }
+    static void do_invoke(base* b, bool) { do_destroy(b); }
     static void do_destroy(base* b) {
         auto* self = static_cast<detached_completion*>(b);
         self->~detached_completion();
@@ -317,7 +328,7 @@ private:
     static void do_on_cancel(base*, typename base::cancel_fn, void*) {}
     static void do_clear_cancel(base*) {}
 
-    static constexpr typename base::vtable_type vtable_instance{&do_complete, &do_destroy,
+    static constexpr typename base::vtable_type vtable_instance{&do_invoke, &do_destroy,
                                                                 &do_on_cancel, &do_clear_cancel};
 };
 

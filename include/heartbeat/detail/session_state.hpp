@@ -1,16 +1,18 @@
 // The shared state behind a heartbeat_session: the stream, the one timer, the read buffer, the
 // write queue and the waiting operations. The session handle owns it; while any internal
-// operation (read, write, timer wait) is pending, the state also owns itself, so destroying the
-// handle cancels everything and the last completing operation frees it.
+// operation (read, write, timer wait, posted drain) is pending, the state also owns itself, so
+// destroying the handle cancels everything and the last completing operation frees it.
 //
 // Everything here runs on the stream's executor (use a strand for multi-threaded contexts);
 // only close() may be called from elsewhere, and it posts. The member functions of each
-// operation live in impl/, one file per operation.
+// operation live in impl/, one file per operation. The application's handlers run only from
+// the completion queue, at the end of a turn (detail/completion_queue.hpp).
 #ifndef HEARTBEAT_DETAIL_SESSION_STATE_HPP
 #define HEARTBEAT_DETAIL_SESSION_STATE_HPP
 
 #include <heartbeat/detail/close_stream.hpp>
 #include <heartbeat/detail/completion.hpp>
+#include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/frame_buffer.hpp>
 #include <heartbeat/detail/frame_queue.hpp>
@@ -84,9 +86,10 @@ private:
 };
 
 /// The completion handler of one of the session's own Asio operations: it holds a claim on the
-/// state, has Asio allocate the operation from the node cache, and calls the state's member
-/// `Continue` with the results. The claim is given back after `Continue` returns.
-template <class State, auto Continue>
+/// state, has Asio allocate the operation from the node cache, and runs one turn of the session
+/// with the state's member `Step` (see detail/completion_queue.hpp). The claim is given back
+/// after the turn.
+template <class State, auto Step>
 struct internal_handler {
     op_ref<State> self;
     using allocator_type = cached_allocator<void>;
@@ -96,26 +99,8 @@ struct internal_handler {
     void operator()(Results... results) {
         auto claim = std::move(self);
         claim.invoked();
-        const typename State::own_handler_scope scope(*claim.operator->());
-        (claim.operator->()->*Continue)(results...);
+        claim->template run_turn<Step>(results...);
     }
-};
-
-/// Gives a variable a value for a scope, then its previous one back, even if a handler run
-/// inside throws.
-template <class T>
-class scoped_value {
-public:
-    scoped_value(T& target, T value) noexcept
-        : target_(target)
-        , outer_(std::exchange(target, value)) {}
-    scoped_value(const scoped_value&) = delete;
-    scoped_value& operator=(const scoped_value&) = delete;
-    ~scoped_value() { target_ = outer_; }
-
-private:
-    T& target_;
-    T outer_;
 };
 
 /// A ConstBufferSequence over part of an array, without copying it.
@@ -150,6 +135,7 @@ public:
 
     ~session_state() {
         HEARTBEAT_ASSERT(pending_ == 0, "session state freed with one of its operations pending");
+        HEARTBEAT_ASSERT(ready_.empty(), "session state freed with completions not run");
         // Only reached once nothing is pending; nodes left here were never completed.
         while (auto* n = receivers_.pop_front())
             n->destroy();
@@ -211,8 +197,6 @@ public:
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
 
-    template <class, class>
-    friend struct receive_delivery;
     template <class, auto>
     friend struct internal_handler;
     friend class op_ref<session_state>;
@@ -225,6 +209,24 @@ private:
     }
     void release(bool invoked);
     void abandon_completions() noexcept;
+
+    // Turns and the completion queue (detail/completion_queue.hpp).
+    template <auto Step, class... Results>
+    void run_turn(Results... results);
+    void finish_turn();
+    void on_drain() noexcept { ready_.posted_drain_started(); }
+    /// Makes sure a turn will drain the queue: the one under way, or a posted one.
+    void request_drain();
+    /// Decides `node`'s result; its handler runs when the queue gets to it.
+    template <class Node, class... A>
+    void complete(Node* node, A&&... args) {
+        node->set_result(std::forward<A>(args)...);
+        ready_.push(node);
+        request_drain();
+    }
+    bool has_output() const noexcept {
+        return ping_in_batch_ || pong_pending_ || !send_queue_.empty();
+    }
 
     // impl/read_op.hpp
     void start_read();
@@ -243,9 +245,8 @@ private:
     template <class Input>
     void decode_loop(Input& input, time_point now);
     template <class Input>
-    bool next_frame(Input& input, time_point now, std::string& frame);
-    void deliver(std::string frame);
-    void post_receive(receive_node* node, error_code ec, std::string frame);
+    bool next_data_frame(Input& input, time_point now, decode_result& frame);
+    void deliver(const char* payload, std::size_t size);
     void resume_reading();
     void read_failed(error_code ec);
 
@@ -255,14 +256,14 @@ private:
     void eof_taken();
 
     // impl/write_op.hpp
-    /// Starts a write of what is pending unless one is in flight or a handler_scope defers it.
-    /// Inline: it runs after every queued frame, and mostly finds nothing to do.
+    /// Starts a write of what is pending unless one is in flight; inside a turn, the turn's
+    /// end writes. Inline: it runs after every queued frame, and mostly finds nothing to do.
     void start_write() {
-        if (live() && !writing_ && !defer_writes_)
-            write_batch();
+        if (live() && !writing_ && !ready_.in_turn())
+            write_batch(false);
     }
-    void write_batch();
-    void write_some();
+    void write_batch(bool direct);
+    void write_some(bool direct);
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
     void queue_pong(std::uint64_t id);
@@ -273,7 +274,7 @@ private:
     void on_timer(error_code ec);
     void send_ping(time_point now);
     void update_health(time_point now);
-    void on_finish() noexcept {} // the claim's release completes the run when it is the last
+    void notify_observer();
 
     // impl/shutdown_op.hpp
     bool shutdown_gracefully(error_code reason) const noexcept;
@@ -285,7 +286,7 @@ private:
     using ready_handler = internal_handler<session_state, &session_state::on_ready>;
     using write_handler = internal_handler<session_state, &session_state::on_write>;
     using timer_handler = internal_handler<session_state, &session_state::on_timer>;
-    using finish_handler = internal_handler<session_state, &session_state::on_finish>;
+    using drain_handler = internal_handler<session_state, &session_state::on_drain>;
     using shutdown_handler = internal_handler<session_state, &session_state::on_shutdown>;
     using shutdown_timer_handler =
         internal_handler<session_state, &session_state::on_shutdown_timer>;
@@ -296,39 +297,35 @@ private:
 
     bool live() const noexcept { return phase_ == phase::running; }
 
-    /// Marks the inside of one of the session's own completion handlers: completions may run
-    /// the user's handler right here, and writes wait for the end of the scope to go out
-    /// together. Restores the flags even if a handler throws.
-    struct handler_scope {
-        explicit handler_scope(session_state& s) noexcept
+    /// A turn under way (nested when a handler of ours runs the io_context re-entrantly). If
+    /// user code throws out of it, what is left to run or write gets a posted drain.
+    struct turn_scope {
+        explicit turn_scope(session_state& s) noexcept
             : state(s) {
-            state.defer_writes_ = state.run_inline_ = true;
+            state.ready_.enter_turn();
         }
-        ~handler_scope() { state.defer_writes_ = state.run_inline_ = false; }
-        handler_scope(const handler_scope&) = delete;
-        handler_scope& operator=(const handler_scope&) = delete;
+        ~turn_scope() {
+            state.ready_.leave_turn();
+            if (!state.ready_.empty() || (state.live() && !state.writing_ && state.has_output()))
+                state.request_drain();
+        }
+        turn_scope(const turn_scope&) = delete;
+        turn_scope& operator=(const turn_scope&) = delete;
         session_state& state;
     };
 
-    /// Marks the run of one of the session's own Asio completions (internal_handler): only
-    /// there is a write tried directly (see write_some).
-    struct own_handler_scope : scoped_value<bool> {
-        explicit own_handler_scope(session_state& s) noexcept
-            : scoped_value<bool>(s.in_own_handler_, true) {}
-    };
-
-    /// Completes `node`: inline inside a handler_scope (but never from inside user code that
-    /// we ran inline: its async_receive is an initiating function), posted otherwise.
-    template <class Node, class... A>
-    void complete(Node* node, A&&... args) {
-        if (!run_inline_) {
-            node->complete(std::forward<A>(args)...);
-            return;
+    /// The health observer's place in the completion queue: at most one call queued, which
+    /// reports the health as it is when the call runs.
+    struct observer_call : ready_entry {
+        explicit observer_call(session_state* s) noexcept
+            : ready_entry(&act)
+            , state(s) {}
+        static void act(ready_entry* e, action a) {
+            if (a == action::run)
+                static_cast<observer_call*>(e)->state->notify_observer();
         }
-        run_inline_ = false;
-        node->complete_here(std::forward<A>(args)...);
-        run_inline_ = true;
-    }
+        session_state* state;
+    };
 
     Stream stream_;
     Framing framing_;
@@ -348,36 +345,25 @@ private:
     // Read side.
     frame_buffer read_buffer_;
     bool reading_ = false;
-    bool readiness_ = false; // wait for readiness, then read into the thread's scratch buffer
-    bool flowing_ = false;   // ...except while bytes keep coming: see note_flow()
-    bool decoding_ = false;
-    bool defer_writes_ = false;    // inside a handler_scope: the scope's end writes
-    bool run_inline_ = false;      // inside a handler_scope and not inside user code
+    bool readiness_ = false;       // wait for readiness, then read into the thread's scratch buffer
+    bool flowing_ = false;         // ...except while bytes keep coming: see note_flow()
     bool read_paused_ = false;     // receive queue full: TCP backpressure
     bool receive_started_ = false; // the application has called async_receive
     // Half-close (impl/half_close.hpp): the peer's EOF arrived, the reader stopped for good.
     bool peer_finished_ = false;
     bool eof_learned_ = false; // ...and the application knows: nothing more will be sent to it
     frame_queue received_;
-    /// The input decode_loop is working through, while it does: try_receive takes the next
-    /// frame straight from it, so a receiver run from the loop drains a burst without a queue.
-    struct decode_cursor {
-        void* input = nullptr;
-        bool (*next)(session_state&, void* input, time_point now, std::string& frame) = nullptr;
-        time_point now{};
-    };
-    decode_cursor* cursor_ = nullptr;
     std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;
-    std::size_t posted_receives_ = 0; // receive completions queued and not yet run
+
+    // What waits for the application: completions with their results, the observer's call.
+    completion_queue ready_;
 
     // Write side. Heartbeats and data share this one ordered path.
     completion_list<send_node> send_queue_;
     std::size_t send_queue_cost_ = 0;
     std::size_t batch_frames_ = 0; // data frames of the write in flight (front of send_queue_)
     bool writing_ = false;
-    bool in_own_handler_ = false;  // see own_handler_scope
-    bool in_direct_write_ = false; // see write_some
     bool pong_pending_ = false;
     std::uint64_t pong_id_ = 0;
     gather_buffers write_buffers_;
@@ -389,12 +375,13 @@ private:
 
     // The timer, shared by the PING writer and every deadline; what is due is liveness's to say.
     bool timer_waiting_ = false;
-    bool in_sentry_ = false;
     time_point timer_expiry_{};
 
     // Suspect before dead; the observer costs one pointer when unused.
     bool observer_replaced_ = false;
+    health observed_ = health::healthy; // what the observer was last told
     std::unique_ptr<std::function<void(health)>> health_observer_;
+    observer_call observer_call_{this};
 
     ping_tracker pings_;
     liveness clocks_;

@@ -40,7 +40,7 @@ void session_state<Stream, Framing>::peer_finished() {
     // Waiting receivers have taken every frame there was: they learn of the EOF now.
     while (auto* n = receivers_.pop_front()) {
         eof_taken();
-        post_receive(n, net::error::eof, std::string());
+        complete(n, net::error::eof, std::string());
     }
     finish_half_close();
     rearm(); // the read deadlines give way to the half-close bound

@@ -1,9 +1,10 @@
 // The reader: one read in flight at a time, frames decoded in place, heartbeats answered or
-// matched, data frames handed to async_receive (or, through the decode cursor, straight to
-// try_receive called by the receiver we run). Idle sockets wait for readiness and then read
-// into the thread's scratch buffer (detail/read_scratch.hpp); busy sockets and other streams
-// (TLS) read into the session's own buffer (see note_flow). Each read only stores a timestamp for
-// the deadline; the timer checks it when it fires (no timer cancel per read).
+// matched, data frames handed to a waiting async_receive or held for the next one (or for
+// try_receive). No user code runs while it works: receive completions go to the completion
+// queue, which runs them once the read's turn has decoded it all. Idle sockets wait for readiness
+// and then read into the thread's scratch buffer (detail/read_scratch.hpp); busy sockets and other
+// streams (TLS) read into the session's own buffer (see note_flow). Each read only stores a
+// timestamp for the deadline; the timer checks it when it fires (no timer cancel per read).
 #ifndef HEARTBEAT_IMPL_READ_OP_HPP
 #define HEARTBEAT_IMPL_READ_OP_HPP
 
@@ -131,6 +132,10 @@ void session_state<Stream, Framing>::read_ready() {
         }
         if (n < requested) // a short read emptied the socket's receive queue
             break;
+        // Frames wait for the application, which takes them at the turn's end: never more
+        // than one read's worth is decoded ahead of it.
+        if (!ready_.empty() || !received_.empty())
+            break;
     }
     reading_ = false;
     note_flow(previous_read);
@@ -184,54 +189,40 @@ void session_state<Stream, Framing>::take(Input& input, std::size_t n) {
     const time_point now = clock::now();
     clocks_.bytes_received(now);
     stats_.bytes_received += n;
-    if (!decoding_) {
-        // Frames go straight to waiting receivers; what they send in reply (and our PONGs) is
-        // gathered and written once, below.
-        const handler_scope scope(*this);
-        decoding_ = true;
-        decode_loop(input, now);
-        decoding_ = false;
-    }
-    start_write();
+    decode_loop(input, now);
 }
 
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::decode_available(time_point now) {
-    if (decoding_) // a receiver run from the loop below called async_receive
-        return;
-    decoding_ = true;
     decode_loop(read_buffer_, now);
-    decoding_ = false;
 }
 
 template <class Stream, class Framing>
 template <class Input>
 void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
-    decode_cursor cursor{&input,
-                         [](session_state& s, void* in, time_point t, std::string& frame) {
-                             return s.next_frame(*static_cast<Input*>(in), t, frame);
-                         },
-                         now};
-    const scoped_value<decode_cursor*> scope(cursor_, &cursor);
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
-            read_paused_ = true; // resumed by async_receive
+            read_paused_ = true; // resumed by async_receive or try_receive
             clocks_.reading_paused();
             return;
         }
-        std::string frame;
-        if (!next_frame(input, now, frame))
+        decode_result r;
+        if (!next_data_frame(input, now, r))
             return;
-        deliver(std::move(frame));
+        clocks_.frame_received(now);
+        ++stats_.frames_received;
+        deliver(input.data() + r.payload_offset, r.payload_size);
+        input.consume(r.consumed);
     }
 }
 
-/// Decodes from `input` until a data frame comes out, into `frame`, and returns true; returns
-/// false once `input` holds no whole frame or the session ends. Heartbeats met on the way are
-/// answered or matched.
+/// Decodes from `input` until a data frame is next, describes it in `frame` (not consumed) and
+/// returns true; returns false once `input` holds no whole frame or the session ends.
+/// Heartbeats met on the way are answered or matched.
 template <class Stream, class Framing>
 template <class Input>
-bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, std::string& frame) {
+bool session_state<Stream, Framing>::next_data_frame(Input& input, time_point now,
+                                                     decode_result& frame) {
     while (live()) {
         if (input.size() == 0) // (an emptied buffer may have no storage at all)
             return false;
@@ -248,11 +239,7 @@ bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, st
         }
         switch (r.kind) {
         case frame_kind::data:
-            clocks_.frame_received(now);
-            ++stats_.frames_received;
-            frame.clear(); // then append: cheaper than assign, and keeps the capacity
-            frame.append(input.data() + r.payload_offset, r.payload_size);
-            input.consume(r.consumed); // before the receiver runs: it may re-enter
+            frame = r;
             return true;
         case frame_kind::ping:
             ++stats_.pings_received;
@@ -273,16 +260,13 @@ bool session_state<Stream, Framing>::next_frame(Input& input, time_point now, st
 }
 
 template <class Stream, class Framing>
-void session_state<Stream, Framing>::deliver(std::string frame) {
-    if (auto* n = receivers_.pop_front()) {
-        if (run_inline_ && posted_receives_ == 0)
-            complete(n, error_code(), std::move(frame));
-        else // behind receive completions already queued, or from an initiating function
-            post_receive(n, error_code(), std::move(frame));
+void session_state<Stream, Framing>::deliver(const char* payload, std::size_t size) {
+    if (auto* n = receivers_.pop_front()) { // (only waits while nothing is held)
+        complete(n, error_code(), std::string(payload, size));
         return;
     }
-    received_cost_ += frame.size() + sizeof(std::string);
-    received_.push(std::move(frame));
+    received_.push(payload, size);
+    received_cost_ += size + sizeof(std::string);
 }
 
 template <class Stream, class Framing>

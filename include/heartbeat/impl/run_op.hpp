@@ -15,12 +15,12 @@ void session_state<Stream, Framing>::start_run(Handler&& handler) {
     using node_type = completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
     if (ran_) { // a session runs once
-        node->complete(error::already_running);
+        complete(node, error::already_running);
         return;
     }
     ran_ = true;
     if (phase_ != phase::idle) { // closed before it ran
-        node->complete(reason_);
+        complete(node, reason_);
         return;
     }
     run_ = node;
@@ -54,20 +54,23 @@ void session_state<Stream, Framing>::stop(error_code reason) {
     }
     // Waiting receivers learn why the session ended; queued frames are still delivered first.
     while (auto* n = receivers_.pop_front())
-        post_receive(n, reason_, std::string());
+        complete(n, reason_, std::string());
     // Sends not yet on the wire fail now; the batch in flight fails when its write completes.
     for (auto* n = send_queue_.front(); n;) {
         auto* next = n->next;
         if (!n->data.writing) {
             send_queue_.erase(n);
             send_queue_cost_ -= n->data.cost();
-            n->complete(reason_);
+            if (n->data.detached)
+                n->destroy();
+            else
+                complete(n, reason_);
         }
         n = next;
     }
-    // The run completes (and the state may be freed) from a handler of its own, never from
-    // inside close(), a cancellation slot or a destructor.
-    net::post(get_executor(), finish_handler{ref(this)});
+    // The run completes (and the state may be freed) once a turn has run what is queued: never
+    // from inside close(), a cancellation slot or a destructor.
+    request_drain();
 }
 
 template <class Stream, class Framing>
@@ -77,12 +80,15 @@ void session_state<Stream, Framing>::release(bool invoked) {
         abandon_completions();
     if (--pending_ != 0)
         return;
+    HEARTBEAT_ASSERT(ready_.empty(), "completions left with no turn to run them");
     if (phase_ == phase::stopping) {
         phase_ = phase::stopped;
         if (run_) {
-            auto* node = run_;
-            run_ = nullptr;
-            node->complete(reason_);
+            // The last completion, once nothing else of the session is left: posted, since
+            // the state goes away right after.
+            auto* node = std::exchange(run_, nullptr);
+            node->set_result(reason_);
+            node->post_result();
         }
     }
     // Nothing is pending: drop the self-reference. This may free *this, so it comes last.
@@ -104,6 +110,7 @@ void session_state<Stream, Framing>::abandon_completions() noexcept {
     send_queue_cost_ = 0;
     batch_frames_ = 0;
     auto observer = std::move(health_observer_);
+    ready_.discard_all();
     while (auto* n = receivers.pop_front())
         n->destroy();
     while (auto* n = sends.pop_front())

@@ -1,5 +1,6 @@
 // async_send: validates and frames the payload, queues it behind what is already queued, and
-// completes once the frame is written (or the session ends first).
+// completes once the frame is written (or the session ends first). try_send: the same without
+// a completion; consecutive frames share one buffer.
 #ifndef HEARTBEAT_IMPL_SEND_OP_HPP
 #define HEARTBEAT_IMPL_SEND_OP_HPP
 
@@ -15,15 +16,15 @@ void session_state<Stream, Framing>::start_send(std::string payload, Handler&& h
         completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
     if (phase_ == phase::stopping || phase_ == phase::stopped) {
-        node->complete(reason_);
+        complete(node, reason_);
         return;
     }
     if (payload.size() > opts_.max_frame_size) {
-        node->complete(error::frame_too_large);
+        complete(node, error::frame_too_large);
         return;
     }
     if (error_code ec = framing_.validate(payload.data(), payload.size())) {
-        node->complete(ec);
+        complete(node, ec);
         return;
     }
     auto& d = node->data;
@@ -37,7 +38,7 @@ void session_state<Stream, Framing>::start_send(std::string payload, Handler&& h
     // An empty queue always takes one frame (bounded by max_frame_size), so the limit never
     // has to leave room for framing bytes and bookkeeping.
     if (!send_queue_.empty() && send_queue_cost_ + d.cost() > opts_.send_queue_limit) {
-        node->complete(error::send_queue_full);
+        complete(node, error::send_queue_full);
         return;
     }
     send_queue_cost_ += d.cost();
@@ -99,7 +100,7 @@ void session_state<Stream, Framing>::cancel_send(void* self, send_node* node,
     auto* s = static_cast<session_state*>(self);
     s->send_queue_.erase(node);
     s->send_queue_cost_ -= node->data.cost();
-    node->complete(net::error::operation_aborted);
+    s->complete(node, net::error::operation_aborted);
 }
 
 } // namespace detail

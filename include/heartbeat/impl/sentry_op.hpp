@@ -41,18 +41,26 @@ void session_state<Stream, Framing>::rearm() {
         schedule(wake);
 }
 
+/// The peer's health may have changed: the observer hears of it from the completion queue.
 template <class Stream, class Framing>
 void session_state<Stream, Framing>::update_health(time_point now) {
-    if (!clocks_.health_changed(now) || !health_observer_)
+    if (!clocks_.health_changed(now) || !health_observer_ || observer_call_.queued)
         return;
+    ready_.push(&observer_call_);
+    request_drain();
+}
+
+/// Tells the observer the health as it is now, if that is news to it.
+template <class Stream, class Framing>
+void session_state<Stream, Framing>::notify_observer() {
+    const health now = clocks_.reported_suspect() ? health::suspect : health::healthy;
+    if (!live() || !health_observer_ || now == observed_)
+        return;
+    observed_ = now;
     // The observer may replace or remove itself: it must not be destroyed while it runs.
     auto running = std::move(health_observer_);
     observer_replaced_ = false;
-    {
-        // User code: what it sends is not written from inside it (see write_some).
-        const scoped_value<bool> user_code(in_own_handler_, false);
-        (*running)(clocks_.reported_suspect() ? health::suspect : health::healthy);
-    }
+    (*running)(now);
     if (!observer_replaced_)
         health_observer_ = std::move(running);
 }
@@ -101,10 +109,7 @@ template <class Stream, class Framing>
 void session_state<Stream, Framing>::send_ping(time_point now) {
     ping_id_ = pings_.ping_sent(now);
     clocks_.ping_sent();
-    ping_in_batch_ = true;
-    in_sentry_ = true; // the caller reschedules the timer, including the write deadline
-    start_write();
-    in_sentry_ = false;
+    ping_in_batch_ = true; // written at the turn's end
 }
 
 } // namespace detail

@@ -1,6 +1,7 @@
 // The writer: one write in flight at a time. Each batch gathers the pending PING or PONG and as
 // many queued data frames as fit, with no copy of any payload; partial writes continue where
-// they stopped. On a socket the first attempt is a plain non-blocking write (see write_some).
+// they stopped. On a socket, the first write of a turn is tried as a plain non-blocking write
+// (see write_some).
 // Every byte of progress feeds write_timeout; a completed write postpones the next PING, since
 // the peer just heard from us.
 #ifndef HEARTBEAT_IMPL_WRITE_OP_HPP
@@ -9,13 +10,11 @@
 #include <heartbeat/detail/read_scratch.hpp>
 #include <heartbeat/detail/session_state.hpp>
 
-#include <optional>
-
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
 template <class Stream, class Framing>
-void session_state<Stream, Framing>::write_batch() {
+void session_state<Stream, Framing>::write_batch(bool direct) {
     HEARTBEAT_ASSERT(!writing_, "a second write started while one is in flight");
     write_buffers_.clear();
     std::size_t heartbeat_size = 0;
@@ -50,39 +49,44 @@ void session_state<Stream, Framing>::write_batch() {
             write_buffers_.push(net::buffer(d.trailer.data(), d.trailer_size));
         bytes += d.payload.size() + d.header_size + d.trailer_size;
     }
-    if (write_buffers_.size() == 0)
+    if (write_buffers_.size() == 0 && batch_frames_ == 0)
         return;
     write_first_ = 0;
     write_last_ = write_buffers_.size();
     writing_ = true;
+    if (write_last_ == 0) { // only empty frames (a Framing may encode one as nothing)
+        on_write(error_code(), 0);
+        return;
+    }
     clocks_.write_started(clock::now());
-    // The timer must wake by the write deadline; inside the timer handler it reschedules anyway.
-    if (opts_.write_timeout.count() > 0 && !in_sentry_)
+    // The timer must wake by the write deadline (it rarely moves: see schedule()).
+    if (opts_.write_timeout.count() > 0)
         schedule(clocks_.write_deadline());
-    write_some();
+    write_some(direct);
 }
 
 template <class Stream, class Framing>
-void session_state<Stream, Framing>::write_some() {
+void session_state<Stream, Framing>::write_some(bool direct) {
     if constexpr (waits_for_readiness<Stream>::value) {
         // A socket in non-blocking mode: try the write right here. It usually goes out whole,
-        // and then costs no operation and no trip through the scheduler. Only inside our own
-        // handlers, where writes are batched anyway (a user's burst of try_send outside them
-        // must gather behind one write in flight, not make a system call each), and one level
-        // deep. The senders' completions are posted (see on_write): this may run in the
-        // middle of a read, where no user code may run.
-        if (readiness_ && in_own_handler_ && !in_direct_write_) {
+        // and then costs no operation and no trip through the scheduler. Only for the first
+        // write at a turn's end (finish_turn), where writes are batched anyway: a user's burst
+        // of try_send outside our turns must gather behind one write in flight, not make a
+        // system call each, and a chain of sends completing each other must go back through the
+        // scheduler, so other work gets a turn.
+        if (direct && readiness_) {
             error_code ec;
             const std::size_t n =
                 stream_.write_some(buffer_range{write_buffers_.data() + write_first_,
                                                 write_buffers_.data() + write_last_},
                                    ec);
             if (!must_wait(ec)) {
-                const scoped_value<bool> direct(in_direct_write_, true);
                 on_write(ec, n);
                 return;
             }
         }
+    } else {
+        (void)direct;
     }
     stream_.async_write_some(
         buffer_range{write_buffers_.data() + write_first_, write_buffers_.data() + write_last_},
@@ -100,7 +104,10 @@ void session_state<Stream, Framing>::end_write(error_code ec) {
     for (; batch_frames_ > 0; --batch_frames_) {
         auto* node = send_queue_.pop_front();
         send_queue_cost_ -= node->data.cost();
-        node->complete(reason_);
+        if (node->data.detached)
+            node->destroy();
+        else
+            complete(node, reason_);
     }
     if constexpr (has_async_shutdown<Stream>::value) {
         if (shutdown_after_write_) { // see start_shutdown()
@@ -135,7 +142,7 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
     while (write_first_ < write_last_ && write_buffers_[write_first_].size() == 0)
         ++write_first_;
     if (write_first_ < write_last_) {
-        write_some(); // partial write: continue with the rest of the batch
+        write_some(false); // partial write: the rest waits for the socket to drain
         return;
     }
 
@@ -145,26 +152,22 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         ping_in_batch_ = false;
         ++stats_.pings_sent;
     }
-    {
-        // Senders run here, after a write that was an operation; what they send next joins
-        // the next batch. After a direct write their completions are posted instead.
-        std::optional<handler_scope> scope;
-        if (!in_direct_write_)
-            scope.emplace(*this);
-        for (; batch_frames_ > 0; --batch_frames_) {
-            auto* node = send_queue_.pop_front();
-            send_queue_cost_ -= node->data.cost();
-            stats_.frames_sent += node->data.frames;
-            if (node->data.detached)
-                payload_cache::give(std::move(node->data.payload));
+    // The senders' handlers run at the turn's end; what they send then joins the next batch.
+    for (; batch_frames_ > 0; --batch_frames_) {
+        auto* node = send_queue_.pop_front();
+        send_queue_cost_ -= node->data.cost();
+        stats_.frames_sent += node->data.frames;
+        if (node->data.detached) {
+            payload_cache::give(std::move(node->data.payload));
+            node->destroy();
+        } else {
             complete(node, error_code());
         }
     }
-    start_write();
+    start_write(); // (in a turn, the turn's end writes)
     // The next PING is now due an interval from here; this only touches the timer when that
     // is earlier than its current wake-up (it rarely is).
     rearm();
-    finish_half_close(); // that may have been the last reply to a peer that sent its EOF
 }
 
 template <class Stream, class Framing>
