@@ -668,3 +668,47 @@ TEST_CASE("a send handler that throws leaves the session reading", "[session][fl
     }
     CHECK(run.done());
 }
+
+TEST_CASE("a receive handler that throws in the middle of a burst leaves the session whole",
+          "[session][flow]") {
+    // User code runs only between the session's own steps, so an exception from it leaves the
+    // reader reading and the rest of the burst queued for the next turn, in order.
+    asio::io_context ioc;
+    auto pair = tcp_pair(ioc);
+    line_session s(std::move(pair.a), quiet_options());
+    raw_peer peer(std::move(pair.b));
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+    std::vector<std::string> got;
+    for (int i = 0; i < 4; ++i) {
+        s.async_receive([&, i](error_code ec, std::string frame) {
+            if (ec)
+                return;
+            got.push_back(std::move(frame));
+            if (i == 1)
+                throw std::runtime_error("boom");
+        });
+    }
+    run_for(ioc, 20ms);
+    peer.write("a\nb\nc\n").wait(50ms).write("d\n").start();
+    int exceptions = 0;
+    const auto deadline = clock::now() + 2s;
+    while (clock::now() < deadline && got.size() < 4) {
+        try {
+            ioc.run_for(10ms);
+        } catch (const std::runtime_error&) {
+            ++exceptions;
+        }
+        ioc.restart();
+    }
+    CHECK(exceptions == 1);
+    CHECK(got == std::vector<std::string>{"a", "b", "c", "d"});
+    CHECK_FALSE(run.done());
+    s.close();
+    for (int i = 0; i < 100 && !run.done(); ++i) {
+        ioc.run_for(10ms);
+        ioc.restart();
+    }
+    CHECK(run.done());
+}

@@ -126,17 +126,17 @@ public:
         return state().try_send(frame.data(), frame.size());
     }
 
-    /// Moves the next received frame into `frame` if one is already held, without waiting;
-    /// returns false when none is (or when a completed async_receive is still owed an earlier
-    /// one). Lets a receiver drain a burst without an operation per frame: inside a receive
-    /// handler the session runs as it reads, the rest of that read is decoded straight into
-    /// `frame`. Call it on the session's executor.
+    /// Copies the next received frame into `frame` (reusing its storage) if one is already
+    /// held, without waiting; returns false when none is (or when a completed async_receive is
+    /// still owed an earlier one). Lets a receiver drain a burst without an operation per frame:
+    /// a read is decoded whole before any handler runs, so a receive handler finds the rest of
+    /// that read here. Call it on the session's executor.
     bool try_receive(std::string& frame) { return state().try_receive(frame); }
 
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
     /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the
     /// application can prepare a replacement connection before this one is declared dead. Runs
-    /// on the session's executor, from inside the session's own handlers: it must not block.
+    /// on the session's executor, from its completion queue like a handler: it must not block.
     /// An empty function removes it. Without an observer the session schedules nothing for it.
     void set_health_observer(std::function<void(heartbeat::health)> observer) {
         state().set_health_observer(std::move(observer));
