@@ -3,6 +3,13 @@
 // allocator (Asio's per-thread recycling allocator by default, so the steady state does not hit
 // malloc); holds outstanding work on the handler's executor while pending; keeps its result once
 // decided, until the session's completion queue runs it (never inline from an initiation).
+//
+// Why not asio::any_completion_handler: it first shipped with Asio 1.24 (Boost 1.80), after the
+// supported minimum (1.22), and a queued operation needs more in the same allocation anyway:
+// links for the send queue and the waiting receivers, the result while it waits in the
+// completion queue, and the payload of a send. What Asio 1.22 has is used: associated
+// executors, allocators (recycling_allocator by default) and cancellation slots, and
+// outstanding-work tracking through execution::outstanding_work.
 #ifndef HEARTBEAT_DETAIL_COMPLETION_HPP
 #define HEARTBEAT_DETAIL_COMPLETION_HPP
 
