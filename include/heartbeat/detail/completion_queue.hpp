@@ -14,7 +14,6 @@
 
 #include <heartbeat/detail/config.hpp>
 
-#include <cstddef>
 #include <cstdint>
 
 HEARTBEAT_NAMESPACE_BEGIN
@@ -39,7 +38,7 @@ class completion_queue {
 public:
     bool empty() const noexcept { return head_ == nullptr; }
     /// Receive completions waiting: frames they carry come before any try_receive.
-    std::size_t receives() const noexcept { return receives_; }
+    std::uint32_t receives() const noexcept { return receives_; }
 
     void push(ready_entry* e) noexcept {
         HEARTBEAT_ASSERT(!e->queued, "a completion queued twice");
@@ -101,8 +100,8 @@ public:
 private:
     ready_entry* head_ = nullptr;
     ready_entry* tail_ = nullptr;
-    std::size_t receives_ = 0;
-    std::uint32_t turns_ = 0; // nested when a handler of ours runs the io_context re-entrantly
+    std::uint32_t receives_ = 0;
+    std::uint16_t turns_ = 0; // nested when a handler of ours runs the io_context re-entrantly
     bool drain_posted_ = false;
 };
 

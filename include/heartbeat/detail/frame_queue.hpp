@@ -1,13 +1,15 @@
 // Received frames waiting for the application, in order: their bytes back to back in one buffer
 // and their sizes beside them. A frame taken into the application's string (try_receive) costs
-// one copy into that string's existing capacity, so draining a burst allocates nothing; an idle
-// session holds no storage, and a burst's storage is given back once it is drained.
+// one copy into that string's existing capacity, so draining a burst allocates nothing. A
+// session that never held a frame pays one pointer for the queue, and a burst's storage is
+// given back once it is drained.
 #ifndef HEARTBEAT_DETAIL_FRAME_QUEUE_HPP
 #define HEARTBEAT_DETAIL_FRAME_QUEUE_HPP
 
 #include <heartbeat/detail/config.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,51 +22,56 @@ public:
     static constexpr std::size_t kept_bytes = std::size_t{16} * 1024;
     static constexpr std::size_t kept_frames = 256;
 
-    bool empty() const noexcept { return first_ == sizes_.size(); }
+    bool empty() const noexcept { return !held_ || held_->first == held_->sizes.size(); }
 
     void push(const char* data, std::size_t size) {
-        sizes_.push_back(size);
+        if (!held_)
+            held_ = std::make_unique<storage>();
+        held_->sizes.push_back(size);
         try {
-            bytes_.append(data, size);
+            held_->bytes.append(data, size);
         } catch (...) {
-            sizes_.pop_back();
+            held_->sizes.pop_back();
             throw;
         }
     }
 
     /// Replaces `frame`'s contents with the oldest frame's (reusing its capacity).
     void pop(std::string& frame) {
-        const std::size_t size = sizes_[first_++];
-        frame.assign(bytes_, offset_, size);
-        offset_ += size;
+        storage& h = *held_;
+        const std::size_t size = h.sizes[h.first++];
+        frame.assign(h.bytes, h.offset, size);
+        h.offset += size;
         if (empty()) {
             reset();
-        } else if (offset_ >= kept_bytes && offset_ * 2 >= bytes_.size()) {
+        } else if (h.offset >= kept_bytes && h.offset * 2 >= h.bytes.size()) {
             // A consumer that never quite catches up: drop what it took, so the buffer stays
             // within twice what is held.
-            bytes_.erase(0, offset_);
-            sizes_.erase(sizes_.begin(), sizes_.begin() + static_cast<std::ptrdiff_t>(first_));
-            offset_ = first_ = 0;
+            h.bytes.erase(0, h.offset);
+            h.sizes.erase(h.sizes.begin(), h.sizes.begin() + static_cast<std::ptrdiff_t>(h.first));
+            h.offset = h.first = 0;
         }
     }
 
 private:
+    struct storage {
+        std::string bytes;
+        std::size_t offset = 0; // of the oldest frame in bytes
+        std::vector<std::size_t> sizes;
+        std::size_t first = 0; // the oldest frame's index in sizes
+    };
+
     void reset() noexcept {
-        first_ = offset_ = 0;
-        if (bytes_.capacity() > kept_bytes)
-            std::string().swap(bytes_);
-        else
-            bytes_.clear();
-        if (sizes_.capacity() > kept_frames)
-            std::vector<std::size_t>().swap(sizes_);
-        else
-            sizes_.clear();
+        if (held_->bytes.capacity() > kept_bytes || held_->sizes.capacity() > kept_frames) {
+            held_.reset();
+            return;
+        }
+        held_->bytes.clear();
+        held_->sizes.clear();
+        held_->offset = held_->first = 0;
     }
 
-    std::string bytes_;
-    std::size_t offset_ = 0; // of the oldest frame in bytes_
-    std::vector<std::size_t> sizes_;
-    std::size_t first_ = 0; // the oldest frame's index in sizes_
+    std::unique_ptr<storage> held_;
 };
 
 } // namespace detail
