@@ -48,7 +48,9 @@ done
 }
 
 loops=()
-stop_loops() {
+log=$(mktemp)
+# Whatever ends the script (the end, a failure, Ctrl-C, kill), the busy loops go with it.
+cleanup() {
     local pid
     for pid in "${loops[@]}"; do
         kill "$pid" 2>/dev/null || true
@@ -57,10 +59,11 @@ stop_loops() {
         wait "$pid" 2>/dev/null || true
     done
     loops=()
+    rm -f "$log"
 }
-trap stop_loops EXIT
+trap cleanup EXIT
 trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'exit 143' TERM HUP
 
 cores=$(nproc 2>/dev/null || echo 2)
 for ((i = 0; i < cores; ++i)); do
@@ -69,8 +72,6 @@ for ((i = 0; i < cores; ++i)); do
 done
 echo "==> $runs runs of the suite in $build_dir, with $cores busy loops (pids ${loops[*]})"
 
-log=$(mktemp)
-trap 'stop_loops; rm -f "$log"' EXIT
 start=$SECONDS
 for ((run = 1; run <= runs; ++run)); do
     run_start=$SECONDS
