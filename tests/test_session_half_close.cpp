@@ -159,6 +159,13 @@ TEST_CASE("after the peer's EOF no PING goes out and the read deadline no longer
     // the lower bound is exact), not from the frame's arrival and a guessed 100 ms.
     REQUIRE(eof_sent != clock::time_point{});
     const long long since_eof = ms_between(eof_sent, run.when());
+    // When the session read the EOF: since_last_receive counts from it once the peer finished.
+    const auto st = s->statistics();
+    const auto eof_read = clock::now() - st.since_last_receive;
+    INFO("EOF sent " << ms_between(first.when(), eof_sent) << " ms after the frame arrived, read "
+                     << ms_between(eof_sent, eof_read) << " ms after it was sent; run ended "
+                     << since_eof << " ms after it was sent; " << st.stalls << " stalls, "
+                     << st.pings_sent << " PINGs sent");
     CHECK(since_eof >= not_before(o.shutdown_timeout));
     CHECK(since_eof <= not_much_after(o.shutdown_timeout));
     REQUIRE(run_until(ioc, [&] { return peer.read_ended(); }));
