@@ -108,10 +108,10 @@ heartbeat_install_optional libssl-dev
 heartbeat_configure "$build_dir" "-DHEARTBEAT_SANITIZE=$sanitize" "-DHEARTBEAT_WERROR=$werror" \
     "-DHEARTBEAT_TEST_BOOST_ASIO=$boost" "${std_args[@]}" "${cmake_args[@]}"
 cmake --build "$build_dir"
-# The socket tests measure wall-clock deadlines of tens of milliseconds; on a loaded machine one
-# can miss its slack. A failed test gets one more try (its first output is still printed); a
-# real failure fails both.
-ctest_args=(--repeat until-pass:2)
+# No retry: a test that fails once is a bug, in the library or in the test. The socket tests
+# measure wall-clock deadlines with slack for a loaded machine (tests/support.hpp);
+# scripts/stress.sh runs the suite again and again under CPU load to prove they hold.
+ctest_args=()
 if [[ -n $sanitize ]]; then
     # The package tests build consumers without sanitizers: the plain build runs them.
     ctest_args+=(--label-exclude package)

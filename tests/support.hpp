@@ -407,10 +407,11 @@ private:
 template <class Socket>
 class basic_raw_peer {
     struct step {
-        enum kind_type { write, wait, shutdown_send, close, reset, call } kind;
+        enum kind_type { write, wait, wait_until, shutdown_send, close, reset, call } kind;
         std::string bytes;
         clock::duration delay{};
         std::function<void()> fn;
+        std::function<bool()> until;
     };
 
     struct data {
@@ -454,11 +455,17 @@ public:
 
     // Script steps, run in order once start() is called. Add them all before start().
     basic_raw_peer& write(std::string bytes) {
-        d_->script.push_back({step::write, std::move(bytes), {}, {}});
+        d_->script.push_back({step::write, std::move(bytes), {}, {}, {}});
         return *this;
     }
     basic_raw_peer& wait(clock::duration d) {
-        d_->script.push_back({step::wait, {}, d, {}});
+        d_->script.push_back({step::wait, {}, d, {}, {}});
+        return *this;
+    }
+    /// Waits until `done()` holds (checked every millisecond): a step that follows an event
+    /// instead of guessing its time, so a late timer on a loaded machine cannot reorder them.
+    basic_raw_peer& wait_until(std::function<bool()> done) {
+        d_->script.push_back({step::wait_until, {}, {}, {}, std::move(done)});
         return *this;
     }
     /// Writes `bytes` in pieces of `chunk` bytes, waiting `every` before each piece.
@@ -475,20 +482,20 @@ public:
     }
     /// Half-close: the session reads EOF, the peer can still read.
     basic_raw_peer& shutdown_send() {
-        d_->script.push_back({step::shutdown_send, {}, {}, {}});
+        d_->script.push_back({step::shutdown_send, {}, {}, {}, {}});
         return *this;
     }
     basic_raw_peer& close() {
-        d_->script.push_back({step::close, {}, {}, {}});
+        d_->script.push_back({step::close, {}, {}, {}, {}});
         return *this;
     }
     /// SO_LINGER 0 then close: the session sees a reset.
     basic_raw_peer& reset() {
-        d_->script.push_back({step::reset, {}, {}, {}});
+        d_->script.push_back({step::reset, {}, {}, {}, {}});
         return *this;
     }
     basic_raw_peer& call(std::function<void()> fn) {
-        d_->script.push_back({step::call, {}, {}, std::move(fn)});
+        d_->script.push_back({step::call, {}, {}, std::move(fn), {}});
         return *this;
     }
 
@@ -534,6 +541,21 @@ private:
             return;
         case step::wait:
             d->timer.expires_after(s.delay);
+            d->timer.async_wait([d](error_code ec) {
+                if (ec) {
+                    d->script_done = true;
+                    return;
+                }
+                run_next(d);
+            });
+            return;
+        case step::wait_until:
+            if (s.until()) {
+                asio::post(d->socket.get_executor(), [d] { run_next(d); });
+                return;
+            }
+            --d->next; // this step again, a millisecond later
+            d->timer.expires_after(1ms);
             d->timer.async_wait([d](error_code ec) {
                 if (ec) {
                     d->script_done = true;

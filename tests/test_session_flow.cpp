@@ -298,8 +298,10 @@ TEST_CASE("a slow reader that keeps making progress does not trigger write_timeo
     drain_on_exit drain{ioc};
     auto pair = tcp_pair(ioc, 8 * 1024);
     heartbeat::options o = quiet_options();
-    o.write_timeout = 150ms;
-    o.max_frame_size = 192 * 1024; // ~24 reads of 8 KiB, 15 ms apart: about twice write_timeout
+    // Twenty of the reader's 15 ms pauses: a late timer of the reader (on the session's loop)
+    // cannot open a gap that long without our loop stalling.
+    o.write_timeout = 300ms;
+    o.max_frame_size = 384 * 1024; // ~48 reads of 8 KiB, 15 ms apart: about twice write_timeout
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
     peer.start_reading(8 * 1024, 15ms); // ~0.5 MB/s
@@ -465,7 +467,7 @@ TEST_CASE("a session over a local stream socket pair works", "[session][flow][lo
     auto pair = local_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 20ms;
-    o.read_timeout = 150ms;
+    o.read_timeout = 300ms; // fifteen intervals: room for a late PING on the shared loop
     auto a = std::make_shared<local_session>(std::move(pair.a), o);
     auto b = std::make_shared<local_session>(std::move(pair.b), o);
     outcome run_a, run_b;

@@ -20,18 +20,21 @@ TEST_CASE("the health observer reports suspect before dead and healthy on recove
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
-    o.read_timeout = 200ms; // suspect after 100 ms of silence
+    o.read_timeout = 400ms; // suspect after 200 ms of silence, dead after 400 ms
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
+    std::vector<health_event> events;
     clock::time_point first_silence{}, second_silence{};
+    // The peer speaks again once the session reported it suspect, not after a guessed time:
+    // a late timer cannot turn "suspect" into "dead" (200 ms stand between the two). PINGs
+    // 20 ms apart are ten times closer than the suspect moment.
     peer.repeat("PING\n", 20ms, 5)
         .call([&] { first_silence = clock::now(); })
-        .wait(150ms) // suspect, not dead
+        .wait_until([&] { return !events.empty(); }) // suspect, not dead
         .repeat("PING\n", 20ms, 5)
         .call([&] { second_silence = clock::now(); }) // then silent for good
         .start();
     peer.start_reading();
-    std::vector<health_event> events;
     s.set_health_observer([&events](heartbeat::health h) { events.push_back({h, clock::now()}); });
     outcome run;
     s.async_run(run.handler());
@@ -61,7 +64,7 @@ TEST_CASE("a health observer may close the session", "[session][health]") {
     drain_on_exit drain{ioc};
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
-    o.read_timeout = 200ms;
+    o.read_timeout = 400ms; // suspect after 200 ms of silence
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b)); // silent
     int calls = 0;
@@ -76,6 +79,9 @@ TEST_CASE("a health observer may close the session", "[session][health]") {
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
     CHECK(run.ec() == asio::error::operation_aborted);
     CHECK(calls == 1);
+    // Closed at the suspect moment: not before it, and before the read deadline (200 ms later,
+    // room for a late timer), which would have ended the run with timeout anyway.
+    CHECK(ms_between(t0, run.when()) >= not_before(o.read_timeout / 2));
     CHECK(ms_between(t0, run.when()) < ms(o.read_timeout));
 }
 
@@ -86,13 +92,17 @@ TEST_CASE("a health observer may send, and the send completes after it returns",
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 0ms;
-    o.read_timeout = 200ms; // suspect after 100 ms of silence
+    o.read_timeout = 400ms; // suspect after 200 ms of silence, dead after 400 ms
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
-    peer.wait(150ms).write("PING\n").start(); // suspect, then healthy again from a read
+    bool suspect = false;
+    // Suspect, then healthy again from a read: the peer waits for the suspect report itself,
+    // so a late timer cannot make it miss the 200 ms before the read deadline.
+    peer.wait_until([&] { return suspect; }).write("PING\n").start();
     peer.start_reading();
     outcome sent;
     s.set_health_observer([&](heartbeat::health h) {
+        suspect = suspect || h == heartbeat::health::suspect;
         // Observed from inside the session's read handler: the written bytes of this send
         // must still complete it later, never from inside this initiating function.
         if (h == heartbeat::health::healthy)
@@ -138,8 +148,12 @@ TEST_CASE("PINGs at a sane rate, or any rate when unguarded, are not a flood",
     auto paced_pair = tcp_pair(ioc);
     auto unguarded_pair = tcp_pair(ioc);
     heartbeat::options guarded = test_options();
+    // The flooding peer is silent after ~100 ms: a read deadline far past the 350 ms below, so
+    // that only a (wrong) ping_flood could end either run, not a late end of run_for.
+    guarded.read_timeout = 1000ms;
     guarded.min_peer_ping_interval = 10ms;
-    heartbeat::options unguarded = test_options(); // min_peer_ping_interval = 0
+    heartbeat::options unguarded = guarded;
+    unguarded.min_peer_ping_interval = 0ms;
     line_session paced(std::move(paced_pair.a), guarded);
     line_session open(std::move(unguarded_pair.a), unguarded);
     raw_peer paced_peer(std::move(paced_pair.b));
@@ -175,17 +189,21 @@ TEST_CASE("the RTT-adaptive read deadline detects a silent peer well before read
     auto fixed_pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 50ms;
-    o.read_timeout = 600ms;
+    o.read_timeout = 1000ms;
     heartbeat::options adaptive_options = o;
-    adaptive_options.adaptive_read_timeout_floor = 50ms;
+    // The peers below run on the session's own loop: a late timer there delays their PONGs
+    // (gaps of 20 ms become 100 ms and more on a loaded machine) without our loop stalling long
+    // enough to be noticed. A floor of 250 ms, over ten of the peer's intervals, keeps such a
+    // gap from being judged a dead peer while it talks; it is still a quarter of read_timeout.
+    adaptive_options.adaptive_read_timeout_floor = 250ms;
     line_session adaptive(std::move(adaptive_pair.a), adaptive_options);
     line_session fixed(std::move(fixed_pair.a), o); // the control
     // Each peer talks steadily (a PONG every 20 ms answers the session's PINGs) for a bit more
     // than one read_timeout, which the adaptive deadline needs as evidence; then goes silent.
     raw_peer adaptive_peer(std::move(adaptive_pair.b));
     raw_peer fixed_peer(std::move(fixed_pair.b));
-    adaptive_peer.repeat("PONG\n", 20ms, 40).start();
-    fixed_peer.repeat("PONG\n", 20ms, 40).start();
+    adaptive_peer.repeat("PONG\n", 20ms, 60).start();
+    fixed_peer.repeat("PONG\n", 20ms, 60).start();
     adaptive_peer.start_reading();
     fixed_peer.start_reading();
     outcome adaptive_run, fixed_run;
@@ -200,6 +218,9 @@ TEST_CASE("the RTT-adaptive read deadline detects a silent peer well before read
     INFO("adaptive deadline hit " << after_silence << " ms after the peer's last byte; srtt "
                                   << ms(adaptive.statistics().smoothed_rtt) << " ms");
     CHECK(after_silence >= ms(adaptive_options.adaptive_read_timeout_floor) - 1);
+    // Well before read_timeout: without the adaptive deadline the run would end 1000 ms after
+    // the silence; 750 ms leaves the expected ~300 ms (floor plus a few round trips) the usual
+    // late slack and more.
     CHECK(after_silence < ms(o.read_timeout) * 3 / 4);
     // The control, with the fixed deadline, is still waiting for its read_timeout.
     CHECK_FALSE(fixed_run.done());
@@ -214,14 +235,19 @@ TEST_CASE("a health observer may replace or remove itself while it runs", "[sess
     drain_on_exit drain{ioc};
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
-    o.read_timeout = 200ms; // suspect after 100 ms of silence
+    o.read_timeout = 400ms; // suspect after 200 ms of silence, dead after 400 ms
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
-    peer.repeat("PING\n", 20ms, 3).wait(150ms).repeat("PING\n", 20ms, 3).start();
+    std::vector<std::string> calls;
+    // The peer speaks again once the first observer ran (the suspect report), not after a
+    // guessed time that a late timer could stretch past the read deadline.
+    peer.repeat("PING\n", 20ms, 3)
+        .wait_until([&] { return !calls.empty(); })
+        .repeat("PING\n", 20ms, 3)
+        .start();
     peer.start_reading();
     // Each observer uses its captures after replacing itself: under AddressSanitizer a
     // destroyed std::function would show here.
-    std::vector<std::string> calls;
     const std::string first_name(64, 'a'); // heap-allocated capture
     s.set_health_observer([&s, &calls, first_name](heartbeat::health) {
         s.set_health_observer([&s, &calls](heartbeat::health h) {

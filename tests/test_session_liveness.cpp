@@ -11,7 +11,9 @@ TEST_CASE("a pinging peer keeps the session alive for many intervals", "[session
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 20ms;
-    o.read_timeout = 100ms;
+    // Both sessions share one loop, so a late timer delays one side's PING while the other's
+    // deadline is already due: 300 ms leaves room for that, and still covers 15 intervals.
+    o.read_timeout = 300ms;
     line_session a(std::move(pair.a), o);
     line_session b(std::move(pair.b), o);
     outcome run_a, run_b;
@@ -19,7 +21,7 @@ TEST_CASE("a pinging peer keeps the session alive for many intervals", "[session
     a.async_run(run_a.handler());
     b.async_run(run_b.handler());
 
-    run_for(ioc, 600ms, [&] { return run_a.done() || run_b.done(); });
+    run_for(ioc, 900ms, [&] { return run_a.done() || run_b.done(); }); // three read_timeouts
     const long long elapsed = ms_since(t0);
     CHECK_FALSE(run_a.done());
     CHECK_FALSE(run_b.done());
@@ -31,7 +33,7 @@ TEST_CASE("a pinging peer keeps the session alive for many intervals", "[session
                << " pongs received; " << elapsed << " ms");
     // Any write postpones a PING, so one side's PONGs may stand in for its PINGs: count both.
     const auto pings = sa.pings_sent + sb.pings_sent;
-    CHECK(pings >= 8u); // ~30 expected in 600 ms
+    CHECK(pings >= 8u); // ~45 expected in 900 ms
     // Never faster than the interval (jitter shortens it by 5 % at most; the first by half).
     CHECK(sa.pings_sent <= static_cast<std::uint64_t>(2 + elapsed / 19));
     CHECK(sb.pings_sent <= static_cast<std::uint64_t>(2 + elapsed / 19));
@@ -43,7 +45,8 @@ TEST_CASE("a pinging peer keeps the session alive for many intervals", "[session
     CHECK(sb.pings_received <= sa.pings_sent + 1);
     CHECK(sa.pings_received + 1 >= sb.pings_sent);
     CHECK(sa.pings_received <= sb.pings_sent + 1);
-    CHECK(ms(sa.since_last_receive) < 100);
+    // Heard within the read deadline (the run goes on), not counted from the start (900 ms).
+    CHECK(ms(sa.since_last_receive) < ms(o.read_timeout));
 
     a.close();
     REQUIRE(run_until(ioc, [&] { return run_a.done() && run_b.done(); }));
@@ -83,10 +86,13 @@ TEST_CASE("the read deadline counts from the peer's last byte", "[session][liven
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
-    o.read_timeout = 150ms;
+    // 15 times the peer's interval: a late timer on the shared loop cannot open such a gap.
+    o.read_timeout = 300ms;
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
-    peer.repeat("PING\n", 20ms, 15).start(); // ~300 ms of heartbeats, then silence
+    // ~500 ms of heartbeats, then silence: a deadline counted from the start would end the
+    // run after 300 ms, before the last PING (the count and the bounds below catch it).
+    peer.repeat("PING\n", 20ms, 25).start();
     peer.start_reading();
     outcome run;
     const auto t0 = clock::now();
@@ -95,11 +101,11 @@ TEST_CASE("the read deadline counts from the peer's last byte", "[session][liven
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
     CHECK(run.ec() == heartbeat::error::timeout);
     CHECK(peer.script_done());
-    CHECK(ms_between(t0, peer.last_write()) >= 15 * 20 - 1);
+    CHECK(ms_between(t0, peer.last_write()) >= 25 * 20 - 1);
     const long long after_last = ms_between(peer.last_write(), run.when());
     CHECK(after_last >= not_before(o.read_timeout));
     CHECK(after_last <= not_much_after(o.read_timeout));
-    CHECK(s.statistics().pings_received == 15u);
+    CHECK(s.statistics().pings_received == 25u);
 }
 
 TEST_CASE("a large frame trickling slowly but steadily does not time out and arrives whole",
@@ -109,11 +115,11 @@ TEST_CASE("a large frame trickling slowly but steadily does not time out and arr
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 50ms;
-    o.read_timeout = 150ms;
+    o.read_timeout = 250ms; // over ten of the peer's intervals: room for a late timer
     auto s = std::make_shared<line_session>(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
-    const std::string frame = pattern(400, 1); // 40 pieces of 10 bytes, 20 ms apart: ~800 ms
-    peer.trickle(frame, 10, 20ms).write("\n").start();
+    const std::string frame = pattern(400, 1); // 50 pieces of 8 bytes, 20 ms apart: ~1000 ms
+    peer.trickle(frame, 8, 20ms).write("\n").start();
     outcome run;
     frame_outcome got;
     const auto t0 = clock::now();
@@ -124,7 +130,7 @@ TEST_CASE("a large frame trickling slowly but steadily does not time out and arr
     CHECK_FALSE(run.done());
     CHECK(got.ec() == error_code());
     CHECK(got.frame() == frame);
-    CHECK(ms_between(t0, got.when()) >= 5 * ms(o.read_timeout));
+    CHECK(ms_between(t0, got.when()) >= 4 * ms(o.read_timeout));
     CHECK(s->statistics().bytes_received == frame.size() + 1);
 
     s->close();
@@ -138,7 +144,9 @@ TEST_CASE("a peer that only heartbeats ends the session with idle_timeout", "[se
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
-    o.read_timeout = 100ms;
+    // Above idle_timeout: the peer's bytes come every 20 ms, and only idle_timeout may end the
+    // run; a late timer on the shared loop must not turn a gap into a read timeout first.
+    o.read_timeout = 400ms;
     o.idle_timeout = 200ms;
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
@@ -164,7 +172,9 @@ TEST_CASE("a data frame postpones the idle deadline, heartbeats do not", "[sessi
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
-    o.read_timeout = 100ms;
+    // Above idle_timeout: the peer's bytes come every 20 ms, and only idle_timeout may end the
+    // run; a late timer on the shared loop must not turn a gap into a read timeout first.
+    o.read_timeout = 400ms;
     o.idle_timeout = 200ms;
     auto s = std::make_shared<line_session>(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
@@ -195,7 +205,9 @@ TEST_CASE("a peer trickling a never-finished frame ends the session with idle_ti
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
-    o.read_timeout = 100ms;
+    // Above idle_timeout: the peer's bytes come every 20 ms, and only idle_timeout may end the
+    // run; a late timer on the shared loop must not turn a gap into a read timeout first.
+    o.read_timeout = 400ms;
     o.idle_timeout = 200ms;
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
@@ -351,8 +363,12 @@ TEST_CASE("writing data postpones the PING", "[session][liveness]") {
     run_for(ioc, 650ms);
     sender.stop();
     CHECK(busy.statistics().frames_sent >= 20u);
-    CHECK(busy.statistics().pings_sent == 0u);
-    CHECK(busy_peer.statistics().pings_received == 0u);
+    // No PING while writing every 10 ms. The one exception: a timer that wakes far too late (our
+    // loop stalled, e.g. descheduled on a loaded machine) sends one PING to show life. So each
+    // PING must be explained by a stall; without the rule there would be ~3 and no stall.
+    INFO(busy.statistics().pings_sent << " PINGs, " << busy.statistics().stalls << " stalls");
+    CHECK(busy.statistics().pings_sent <= busy.statistics().stalls);
+    CHECK(busy_peer.statistics().pings_received == busy.statistics().pings_sent);
     CHECK(idle.statistics().pings_sent >= 2u);
     CHECK(idle_peer.statistics().pings_received >= 2u);
     for (const auto& r : runs)
@@ -371,7 +387,9 @@ TEST_CASE("a stalled event loop does not make a live peer look dead",
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 30ms;
-    o.read_timeout = 150ms;
+    // Ten intervals: a timer late by less than a stall (sharing the loop, one side's PING can
+    // be late while the other's deadline is due) cannot open such a gap.
+    o.read_timeout = 300ms;
     line_session a(std::move(pair.a), o);
     line_session b(std::move(pair.b), o);
     outcome run_a, run_b;
@@ -380,7 +398,7 @@ TEST_CASE("a stalled event loop does not make a live peer look dead",
     run_for(ioc, 100ms, [&] { return run_a.done() || run_b.done(); });
     REQUIRE_FALSE(run_a.done());
     // One handler blocks the loop for far longer than read_timeout.
-    asio::post(ioc, [] { std::this_thread::sleep_for(400ms); });
+    asio::post(ioc, [] { std::this_thread::sleep_for(600ms); });
     run_for(ioc, 700ms, [&] { return run_a.done() || run_b.done(); });
     CHECK_FALSE(run_a.done());
     CHECK_FALSE(run_b.done());
@@ -459,7 +477,14 @@ TEST_CASE("PINGs keep their interval after a stall of the event loop",
     auto pair = tcp_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 20ms;
-    o.read_timeout = 800ms; // the peer only reads; nothing here is about our read deadline
+    // What four PINGs may take after the stall: four intervals and the late slack.
+    const auto bound = 4 * o.ping_interval + late_slack();
+    // The bug this test is for (BUGS.md 3) kept the session silent for the grace after a stall,
+    // at least the stall tolerance, read_timeout / 4: set it 100 ms above the bound, however
+    // HEARTBEAT_TEST_TIME_SCALE stretches the slack. The peer only reads; nothing here is
+    // about our read deadline.
+    o.read_timeout = std::chrono::duration_cast<heartbeat::options::duration>(4 * (bound + 100ms));
+    const auto stall = o.read_timeout / 4 + 200ms; // a timer that late is a stall
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
     peer.start_reading();
@@ -467,15 +492,20 @@ TEST_CASE("PINGs keep their interval after a stall of the event loop",
     s.async_run(run.handler());
     run_for(ioc, 100ms, [&] { return run.done(); });
     REQUIRE_FALSE(run.done());
-    asio::post(ioc, [] { std::this_thread::sleep_for(300ms); });
+    asio::post(ioc, [stall] { std::this_thread::sleep_for(stall); });
     run_for(ioc, 1ms); // the stall
     const auto before = count_of(peer.received(), "PING\n");
-    run_for(ioc, 150ms, [&] { return run.done(); }); // seven or eight intervals
-    const auto after = count_of(peer.received(), "PING\n");
-    INFO((after - before) << " PINGs in the 150 ms after the stall");
+    const auto stall_end = clock::now();
+    // Four PINGs after the stall, the stall's own PING included: waited for, not counted in a
+    // window a loaded machine could shorten.
+    REQUIRE(run_until(
+        ioc, [&] { return count_of(peer.received(), "PING\n") >= before + 4 || run.done(); }));
+    const long long took = ms_since(stall_end);
+    INFO("four PINGs " << took << " ms after the stall; bound " << ms(bound) << " ms, stall "
+                       << ms(stall) << " ms");
     CHECK(s.statistics().stalls >= 1u);
-    CHECK(after - before >= 4u);
     CHECK_FALSE(run.done());
+    CHECK(took <= ms(bound));
     s.close();
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }

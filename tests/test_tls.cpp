@@ -95,7 +95,9 @@ TEST_CASE("frames echo both ways over TLS while heartbeats flow, and close says 
     auto tls = tls_pair(ioc);
     heartbeat::options o = test_options();
     o.ping_interval = 20ms;
-    o.read_timeout = 150ms;
+    // Fifteen intervals: both sessions share one loop, and a late timer delays one side's PING
+    // while the other's read deadline is due.
+    o.read_timeout = 300ms;
     o.shutdown_timeout = 3s;
     // The client side's session sends; the server side's echoes.
     auto a = std::make_shared<tls_session>(std::move(tls.client), o);
