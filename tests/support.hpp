@@ -521,6 +521,18 @@ public:
     error_code read_error() const { return d_->read_error; }
 
 private:
+    /// The script goes on after `delay`, or ends if the timer is cancelled.
+    static void resume_after(const std::shared_ptr<data>& d, clock::duration delay) {
+        d->timer.expires_after(delay);
+        d->timer.async_wait([d](error_code ec) {
+            if (ec) {
+                d->script_done = true;
+                return;
+            }
+            run_next(d);
+        });
+    }
+
     static void run_next(const std::shared_ptr<data>& d) {
         if (d->stopped || d->next == d->script.size()) {
             d->script_done = true;
@@ -540,14 +552,7 @@ private:
             });
             return;
         case step::wait:
-            d->timer.expires_after(s.delay);
-            d->timer.async_wait([d](error_code ec) {
-                if (ec) {
-                    d->script_done = true;
-                    return;
-                }
-                run_next(d);
-            });
+            resume_after(d, s.delay);
             return;
         case step::wait_until:
             if (s.until()) {
@@ -555,14 +560,7 @@ private:
                 return;
             }
             --d->next; // this step again, a millisecond later
-            d->timer.expires_after(1ms);
-            d->timer.async_wait([d](error_code ec) {
-                if (ec) {
-                    d->script_done = true;
-                    return;
-                }
-                run_next(d);
-            });
+            resume_after(d, 1ms);
             return;
         case step::shutdown_send: {
             error_code ignored;

@@ -624,6 +624,23 @@ TEST_CASE("a send handler that receives again resumes a paused reader with no fr
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }
 
+/// Runs `ioc` until `done()` or 2 s, running it again after each exception a handler throws, as
+/// Asio allows; returns how many there were.
+template <class Done>
+int run_counting_exceptions(asio::io_context& ioc, Done done) {
+    int exceptions = 0;
+    const auto deadline = clock::now() + 2s;
+    while (clock::now() < deadline && !done()) {
+        try {
+            ioc.run_for(10ms);
+        } catch (const std::runtime_error&) {
+            ++exceptions;
+        }
+        ioc.restart();
+    }
+    return exceptions;
+}
+
 TEST_CASE("a send handler that throws leaves the session reading", "[session][flow]") {
     // The exception leaves io_context::run(); the application runs it again, as Asio allows.
     asio::io_context ioc;
@@ -650,16 +667,7 @@ TEST_CASE("a send handler that throws leaves the session reading", "[session][fl
     });
     run_for(ioc, 20ms);
     peer.write("one\n").wait(50ms).write("two\n").start();
-    int exceptions = 0;
-    const auto deadline = clock::now() + 2s;
-    while (clock::now() < deadline && got.size() < 2) {
-        try {
-            ioc.run_for(10ms);
-        } catch (const std::runtime_error&) {
-            ++exceptions;
-        }
-        ioc.restart();
-    }
+    const int exceptions = run_counting_exceptions(ioc, [&] { return got.size() == 2; });
     CHECK(thrown);
     CHECK(exceptions == 1);
     CHECK(got == std::vector<std::string>{"one", "two"});
@@ -694,16 +702,7 @@ TEST_CASE("a receive handler that throws in the middle of a burst leaves the ses
     }
     run_for(ioc, 20ms);
     peer.write("a\nb\nc\n").wait(50ms).write("d\n").start();
-    int exceptions = 0;
-    const auto deadline = clock::now() + 2s;
-    while (clock::now() < deadline && got.size() < 4) {
-        try {
-            ioc.run_for(10ms);
-        } catch (const std::runtime_error&) {
-            ++exceptions;
-        }
-        ioc.restart();
-    }
+    const int exceptions = run_counting_exceptions(ioc, [&] { return got.size() == 4; });
     CHECK(exceptions == 1);
     CHECK(got == std::vector<std::string>{"a", "b", "c", "d"});
     CHECK_FALSE(run.done());
