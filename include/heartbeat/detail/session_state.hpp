@@ -304,7 +304,10 @@ private:
             : state(s) {
             state.ready_.enter_turn();
         }
-        ~turn_scope() {
+        // Posts only while unwinding from a handler's exception (a finished turn leaves nothing);
+        // should that post fail to allocate, the program terminates, as for any exception
+        // thrown during unwinding.
+        ~turn_scope() { // NOLINT(bugprone-exception-escape)
             state.ready_.leave_turn();
             if (!state.ready_.empty() || (state.live() && !state.writing_ && state.has_output()))
                 state.request_drain();
