@@ -13,7 +13,7 @@ namespace detail {
 template <class Stream, class Framing>
 struct receive_delivery {
     using state_type = session_state<Stream, Framing>;
-    using allocator_type = cached_allocator<void>;
+    using allocator_type = net::recycling_allocator<void>;
     allocator_type get_allocator() const noexcept { return {}; }
 
     op_ref<state_type> self;
