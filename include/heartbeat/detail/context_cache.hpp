@@ -55,6 +55,16 @@
 #include <type_traits>
 #include <utility>
 
+// The slow paths stay out of line, and the hot ones inline where they are used: they run a few
+// times per frame.
+#if defined(_MSC_VER)
+#define HEARTBEAT_DETAIL_NOINLINE __declspec(noinline)
+#define HEARTBEAT_DETAIL_ALWAYS_INLINE __forceinline
+#else
+#define HEARTBEAT_DETAIL_NOINLINE __attribute__((noinline))
+#define HEARTBEAT_DETAIL_ALWAYS_INLINE __attribute__((always_inline)) inline
+#endif
+
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
@@ -189,6 +199,7 @@ public:
 #if defined(ASIO_NO_TYPEID) || defined(BOOST_ASIO_NO_TYPEID)
     static inline net::execution_context::id& id =
         never_destroyed<net::execution_context::id, context_cache>();
+    static_assert(std::is_trivially_destructible_v<decltype(id)>); // a reference
 #endif
 
     explicit context_cache(net::execution_context& context)
@@ -215,7 +226,7 @@ public:
         return net::use_service<context_cache>(context);
     }
 
-    void* allocate(std::size_t size) {
+    HEARTBEAT_DETAIL_ALWAYS_INLINE void* allocate(std::size_t size) {
 #if !defined(NDEBUG)
         if (block_pool::fits(size))
             outstanding_.fetch_add(1, std::memory_order_relaxed);
@@ -229,7 +240,7 @@ public:
         return allocate_slow(size);
     }
 
-    void deallocate(void* p, std::size_t size) noexcept {
+    HEARTBEAT_DETAIL_ALWAYS_INLINE void deallocate(void* p, std::size_t size) noexcept {
         if (block_pool::fits(size)) {
 #if !defined(NDEBUG)
             outstanding_.fetch_sub(1, std::memory_order_relaxed);
@@ -266,7 +277,7 @@ public:
     }
 
 private:
-    void* allocate_slow(std::size_t size) {
+    HEARTBEAT_DETAIL_NOINLINE void* allocate_slow(std::size_t size) {
         if (block_pool::fits(size)) {
             const std::size_t k = block_pool::class_of(size);
             slot* s = mine();
@@ -276,7 +287,7 @@ private:
         return ::operator new(size);
     }
 
-    void deallocate_slow(void* p, std::size_t size) noexcept {
+    HEARTBEAT_DETAIL_NOINLINE void deallocate_slow(void* p, std::size_t size) noexcept {
         if (block_pool::fits(size)) {
             slot* s = mine();
             if (s && s->blocks.give(block_pool::class_of(size), p))
@@ -312,7 +323,7 @@ private:
 
     /// This thread's first use of the context (or its first since it used another): finds its
     /// slot, one left by an exited thread whose id it got, or makes one.
-    slot* enter(local& l) noexcept {
+    HEARTBEAT_DETAIL_NOINLINE slot* enter(local& l) noexcept {
         const std::thread::id me = std::this_thread::get_id();
         slot* found = nullptr;
         {
@@ -347,7 +358,7 @@ private:
 #endif
 };
 
-/// Allocates from a context_cache; without one, from new and delete.
+/// Allocates from a context_cache (never null).
 template <class T>
 struct cached_allocator {
     using value_type = T;
@@ -356,16 +367,8 @@ struct cached_allocator {
     template <class U>
     cached_allocator(const cached_allocator<U>& other) noexcept
         : cache(other.cache) {}
-    T* allocate(std::size_t n) {
-        const std::size_t size = n * sizeof(T);
-        return static_cast<T*>(cache ? cache->allocate(size) : ::operator new(size));
-    }
-    void deallocate(T* p, std::size_t n) noexcept {
-        if (cache)
-            cache->deallocate(p, n * sizeof(T));
-        else
-            ::operator delete(p);
-    }
+    T* allocate(std::size_t n) { return static_cast<T*>(cache->allocate(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { cache->deallocate(p, n * sizeof(T)); }
     template <class U>
     bool operator==(const cached_allocator<U>& other) const noexcept {
         return cache == other.cache;
