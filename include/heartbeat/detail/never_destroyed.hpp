@@ -15,7 +15,7 @@ namespace detail {
 
 /// The one T of type `Tag` (T by default), value-initialized on first use, never destroyed.
 template <class T, class Tag = T>
-T& never_destroyed() {
+T& never_destroyed() noexcept(std::is_nothrow_default_constructible_v<T>) {
     alignas(T) static unsigned char storage[sizeof(T)];
     static_assert(std::is_trivially_destructible_v<decltype(storage)>);
     static T* const p = ::new (static_cast<void*>(storage)) T();
