@@ -84,12 +84,22 @@ public:
     }
 
     /// An item nobody else uses until release(), or null when all N are busy (or memory ran
-    /// out making one).
+    /// out making one). Tries the one at `hint` first, then any other made before, and only
+    /// then makes one.
     T* claim(unsigned& hint) noexcept {
         for (unsigned i = 0; i < N; ++i) {
             const unsigned k = (hint + i) & (N - 1);
             T* t = items_[k].load(std::memory_order_acquire);
-            if (!t && !(t = make(k)))
+            if (t && !t->busy.exchange(true, std::memory_order_acquire)) {
+                hint = k;
+                return t;
+            }
+        }
+        for (unsigned k = 0; k < N; ++k) {
+            if (items_[k].load(std::memory_order_acquire))
+                continue;
+            T* t = make(k);
+            if (!t)
                 return nullptr;
             if (!t->busy.exchange(true, std::memory_order_acquire)) {
                 hint = k;
