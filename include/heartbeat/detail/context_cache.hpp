@@ -223,8 +223,10 @@ public:
         local& l = here();
         if (l.context == id_)
             l = local();
+#if !defined(NDEBUG)
         HEARTBEAT_ASSERT(outstanding_.load() == 0,
                          "a block of an io_context's cache outlived its context");
+#endif
         for (std::size_t i = 0; i < slot_count_; ++i)
             delete slots_[i];
     }
