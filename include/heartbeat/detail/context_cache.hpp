@@ -194,7 +194,7 @@ class context_cache final : public net::execution_context::service {
     /// The slot of the context this thread used last.
     struct local {
         std::uint64_t context = 0;
-        slot* mine = nullptr; // null: no slot left for this thread, plain new and delete
+        slot* mine = nullptr; // set whenever `context` is
     };
     static constexpr std::size_t max_slots = 64;
 
@@ -245,7 +245,7 @@ public:
 #endif
         if (block_pool::fits(size)) { // the hot path, inline: one thread_local read and a pop
             const local& l = here();
-            if (l.context == id_ && l.mine)
+            if (l.context == id_) // then l.mine is set
                 if (void* p = l.mine->blocks.take(block_pool::class_of(size)))
                     return p;
         }
@@ -258,7 +258,7 @@ public:
             outstanding_.fetch_sub(1, std::memory_order_relaxed);
 #endif
             const local& l = here();
-            if (l.context == id_ && l.mine && l.mine->blocks.give(block_pool::class_of(size), p))
+            if (l.context == id_ && l.mine->blocks.give(block_pool::class_of(size), p))
                 return;
         }
         deallocate_slow(p, size);
@@ -351,8 +351,8 @@ private:
                 }
             }
         }
-        l.context = id_;
-        l.mine = found;
+        if (found) // else every use comes back here: plain new and delete, with a lock
+            l = local{id_, found};
         return found;
     }
 
