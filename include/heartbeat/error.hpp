@@ -3,6 +3,7 @@
 #define HEARTBEAT_ERROR_HPP
 
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/never_destroyed.hpp>
 
 #include <string>
 #include <system_error>
@@ -68,10 +69,10 @@ public:
 
 } // namespace detail
 
-/// The category of `heartbeat::error` codes.
+/// The category of `heartbeat::error` codes. Never destroyed: an error_code may be read during
+/// exit, e.g. by a static io_context that is destroyed then.
 inline const detail::error_category_base& error_category() noexcept {
-    static const detail::error_category_impl instance;
-    return instance;
+    return detail::never_destroyed<detail::error_category_impl>();
 }
 
 inline error_code make_error_code(error e) noexcept {

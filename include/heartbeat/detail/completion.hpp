@@ -15,6 +15,7 @@
 
 #include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/context_cache.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -26,75 +27,6 @@
 
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
-
-/// A per-thread cache of the small blocks that completion nodes and the session's own Asio
-/// operations live in, so the steady state of reading, writing, sending and receiving allocates
-/// nothing. (Asio's recycling allocator keeps two blocks per thread: too few for a read, a
-/// write, a timer wait and their completions of different sizes.)
-class node_cache {
-public:
-    static constexpr std::size_t granule = 32;
-    static constexpr std::size_t classes = 16; // blocks up to 512 bytes
-    static constexpr std::size_t depth = 8;    // cached blocks per size class
-
-    static void* allocate(std::size_t size) {
-        if (size == 0 || size > granule * classes)
-            return ::operator new(size);
-        node_cache& c = local();
-        const std::size_t k = (size - 1) / granule;
-        if (c.count_[k] > 0)
-            return c.blocks_[k][--c.count_[k]];
-        return ::operator new((k + 1) * granule);
-    }
-
-    static void deallocate(void* p, std::size_t size) noexcept {
-        if (size > 0 && size <= granule * classes) {
-            node_cache& c = local();
-            const std::size_t k = (size - 1) / granule;
-            if (c.count_[k] < depth) {
-                c.blocks_[k][c.count_[k]++] = p;
-                return;
-            }
-        }
-        ::operator delete(p);
-    }
-
-    node_cache() = default;
-    node_cache(const node_cache&) = delete;
-    node_cache& operator=(const node_cache&) = delete;
-    ~node_cache() {
-        for (std::size_t k = 0; k < classes; ++k)
-            while (count_[k] > 0)
-                ::operator delete(blocks_[k][--count_[k]]);
-    }
-
-private:
-    static node_cache& local() noexcept {
-        static thread_local node_cache cache;
-        return cache;
-    }
-
-    void* blocks_[classes][depth] = {};
-    std::size_t count_[classes] = {};
-};
-
-template <class T>
-struct cached_allocator {
-    using value_type = T;
-    cached_allocator() noexcept = default;
-    template <class U>
-    cached_allocator(const cached_allocator<U>&) noexcept {}
-    T* allocate(std::size_t n) { return static_cast<T*>(node_cache::allocate(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { node_cache::deallocate(p, n * sizeof(T)); }
-    template <class U>
-    bool operator==(const cached_allocator<U>&) const noexcept {
-        return true;
-    }
-    template <class U>
-    bool operator!=(const cached_allocator<U>&) const noexcept {
-        return false;
-    }
-};
 
 /// `Data` is what the operation keeps beside its handler (a send keeps its payload). Once its
 /// result is decided (set_result), the node waits in the session's completion queue
@@ -154,7 +86,8 @@ private:
     const vtable_type* vtable_;
 };
 
-/// Nodes use the handler's allocator; a handler without one gets the per-thread node cache.
+/// Nodes use the handler's allocator; a handler without one (or with std::allocator) gets Asio's
+/// recycling allocator, as Asio's own operations do.
 template <class Allocator>
 struct node_allocator_for {
     using type = Allocator;
@@ -162,7 +95,7 @@ struct node_allocator_for {
 };
 template <class T>
 struct node_allocator_for<std::allocator<T>> {
-    using type = cached_allocator<T>;
+    using type = net::recycling_allocator<T>;
     static type get(const std::allocator<T>&) noexcept { return type(); }
 };
 
@@ -282,34 +215,6 @@ private:
     bool same_executor_;
 };
 
-/// Spare byte buffers for try_send's shared frames, per thread: a buffer written out is reused
-/// by the next, so streaming allocates nothing once warm.
-class payload_cache {
-public:
-    static constexpr std::size_t depth = 8;
-    static constexpr std::size_t max_capacity = std::size_t{16} * 1024;
-
-    static std::string take() {
-        payload_cache& c = local();
-        return c.count_ > 0 ? std::move(c.spare_[--c.count_]) : std::string();
-    }
-    static void give(std::string&& buffer) noexcept {
-        payload_cache& c = local();
-        if (c.count_ < depth && buffer.capacity() <= max_capacity) {
-            buffer.clear();
-            c.spare_[c.count_++] = std::move(buffer);
-        }
-    }
-
-private:
-    static payload_cache& local() noexcept {
-        static thread_local payload_cache cache;
-        return cache;
-    }
-    std::string spare_[depth];
-    std::size_t count_ = 0;
-};
-
 /// A node nobody waits for (frames queued by try_send): never queued for completion, only
 /// destroyed once written, so it holds no executor, no work and no handler.
 template <class Data, class... Args>
@@ -317,26 +222,30 @@ class detached_completion final : public completion<Data, Args...> {
     using base = completion<Data, Args...>;
 
 public:
-    static detached_completion* create() {
-        void* p = node_cache::allocate(sizeof(detached_completion));
-        return ::new (p) detached_completion();
+    static detached_completion* create(context_cache& cache) {
+        void* p = cache.allocate(sizeof(detached_completion));
+        return ::new (p) detached_completion(cache);
     }
 
 private:
-    detached_completion() noexcept
-        : base(&vtable_instance, false) {}
+    explicit detached_completion(context_cache& cache) noexcept
+        : base(&vtable_instance, false)
+        , cache_(cache) {}
 
     static void do_invoke(base* b, bool) { do_destroy(b); }
     static void do_destroy(base* b) {
         auto* self = static_cast<detached_completion*>(b);
+        context_cache& cache = self->cache_;
         self->~detached_completion();
-        node_cache::deallocate(self, sizeof(detached_completion));
+        cache.deallocate(self, sizeof(detached_completion));
     }
     static void do_on_cancel(base*, typename base::cancel_fn, void*) {}
     static void do_clear_cancel(base*) {}
 
     static constexpr typename base::vtable_type vtable_instance{&do_invoke, &do_destroy,
                                                                 &do_on_cancel, &do_clear_cancel};
+
+    context_cache& cache_;
 };
 
 /// An intrusive FIFO of completions; it owns none of them.

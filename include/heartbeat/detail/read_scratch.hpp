@@ -1,45 +1,20 @@
-// A per-thread read buffer shared by every session of the thread. A session whose stream can
-// report readiness (a socket: async_wait(wait_read), then a non-blocking read_some) reads into
-// it only once bytes are there, so an idle session holds no read buffer at all; only the tail
-// of a frame split across reads is copied into the session's own buffer.
+// A read buffer shared by the sessions of an io_context, one per thread reading at that moment
+// (detail/context_cache.hpp owns them). A session whose stream can report readiness (a socket:
+// async_wait(wait_read), then a non-blocking read_some) reads into it only once bytes are there,
+// so an idle session holds no read buffer at all; only the tail of a frame split across reads is
+// copied into the session's own buffer.
 #ifndef HEARTBEAT_DETAIL_READ_SCRATCH_HPP
 #define HEARTBEAT_DETAIL_READ_SCRATCH_HPP
 
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/context_cache.hpp>
 
 #include <cstddef>
-#include <memory>
 #include <type_traits>
 #include <utility>
 
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
-
-struct read_scratch {
-    static constexpr std::size_t capacity = std::size_t{64} * 1024;
-
-    /// This thread's buffer, or null while it is in use (a handler of ours that ran the
-    /// io_context re-entrantly): the caller then reads into its own buffer.
-    static read_scratch* acquire() noexcept {
-        thread_local read_scratch scratch;
-        if (scratch.busy_)
-            return nullptr;
-        if (!scratch.data_) {
-            scratch.data_.reset(new (std::nothrow) char[capacity]);
-            if (!scratch.data_)
-                return nullptr;
-        }
-        scratch.busy_ = true;
-        return &scratch;
-    }
-    void release() noexcept { busy_ = false; }
-
-    char* data() noexcept { return data_.get(); }
-
-private:
-    std::unique_ptr<char[]> data_;
-    bool busy_ = false;
-};
 
 /// Gives the scratch buffer back, even if a handler run from the decoder throws.
 struct scratch_lease {

@@ -14,6 +14,7 @@
 #include <heartbeat/detail/completion.hpp>
 #include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/context_cache.hpp>
 #include <heartbeat/detail/frame_buffer.hpp>
 #include <heartbeat/detail/frame_queue.hpp>
 #include <heartbeat/detail/gather_buffers.hpp>
@@ -86,14 +87,20 @@ private:
 };
 
 /// The completion handler of one of the session's own Asio operations: it holds a claim on the
-/// state, has Asio allocate the operation from the node cache, and runs one turn of the session
-/// with the state's member `Step` (see detail/completion_queue.hpp). The claim is given back
-/// after the turn.
+/// state, has Asio allocate the operation from the context's cache, and runs one turn of the
+/// session with the state's member `Step` (see detail/completion_queue.hpp). The claim is given
+/// back after the turn.
 template <class State, auto Step>
 struct internal_handler {
     op_ref<State> self;
+    // A copy, not read through `self`: Asio asks for the allocator after destroying a handler
+    // that never ran, whose claim may have been the state's last.
+    context_cache* cache;
+    explicit internal_handler(op_ref<State> claim) noexcept
+        : self(std::move(claim))
+        , cache(self->cache_) {}
     using allocator_type = cached_allocator<void>;
-    allocator_type get_allocator() const noexcept { return {}; }
+    allocator_type get_allocator() const noexcept { return allocator_type(cache); }
 
     template <class... Results>
     void operator()(Results... results) {
@@ -126,6 +133,7 @@ public:
         , framing_(std::move(framing))
         , opts_((opts.validate(), opts))
         , timer_(stream_.get_executor())
+        , cache_(&context_cache::of(stream_.get_executor()))
         , pings_(Framing::heartbeat_ids, opts_.min_peer_ping_interval)
         , clocks_(opts_, pings_,
                   reinterpret_cast<std::uintptr_t>(this) ^
@@ -334,6 +342,7 @@ private:
     Framing framing_;
     const options opts_;
     net::steady_timer timer_;
+    context_cache* cache_; // the io_context's recycled memory (detail/context_cache.hpp)
 
     // Lifetime.
     std::shared_ptr<session_state> self_;

@@ -149,7 +149,7 @@ void session_state<Stream, Framing>::read_ready() {
 template <class Stream, class Framing>
 std::size_t session_state<Stream, Framing>::read_into_scratch(error_code& ec,
                                                               std::size_t& requested) {
-    read_scratch* scratch = read_scratch::acquire();
+    read_scratch* scratch = cache_->acquire_scratch();
     if (!scratch)
         return 0;
     const scratch_lease lease{scratch};

@@ -73,9 +73,9 @@ error_code session_state<Stream, Framing>::try_send(const char* payload, std::si
     if (join) {
         ++node->data.frames;
     } else {
-        node = detached_completion<send_data<Framing>, error_code>::create();
+        node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
         node->data.detached = true;
-        node->data.payload = payload_cache::take();
+        node->data.payload = cache_->take_payload();
         node->data.payload.reserve(bytes);
         send_queue_.push_back(node);
     }

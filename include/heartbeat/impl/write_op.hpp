@@ -158,7 +158,7 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
         send_queue_cost_ -= node->data.cost();
         stats_.frames_sent += node->data.frames;
         if (node->data.detached) {
-            payload_cache::give(std::move(node->data.payload));
+            cache_->give_payload(std::move(node->data.payload));
             node->destroy();
         } else {
             complete(node, error_code());
