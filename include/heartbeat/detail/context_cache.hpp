@@ -18,7 +18,7 @@
 //   a destroyed one. A thread's first use of a context takes a lock to find or make its slot; a
 //   slot outlives its thread (there is no hook at thread exit without a thread_local
 //   destructor) and goes to the next thread with the same std::thread::id, and a context makes
-//   at most max_slots of them (threads beyond use plain new and delete).
+//   at most max_slots of them (threads beyond use plain new and delete, and take the lock).
 // - What a slot holds: small blocks by size class for the session's own Asio operations and
 //   try_send's frame nodes (Asio's recycling allocator keeps two blocks per thread: too few for
 //   a read, a write, a timer wait and their completions of different sizes), and spare byte
