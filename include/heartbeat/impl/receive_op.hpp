@@ -10,9 +10,9 @@ namespace detail {
 /// A receive completion that could not run inline, queued on the session's executor. Receive
 /// completions must reach their handlers in frame order; while one of these is queued, the
 /// reader posts too instead of running a later receive ahead of it.
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 struct receive_delivery {
-    using state_type = session_state<Stream, Framing>;
+    using state_type = session_state<Stream, Framing, Clock>;
     using allocator_type = cached_allocator<void>;
     allocator_type get_allocator() const noexcept { return {}; }
 
@@ -48,17 +48,18 @@ struct receive_delivery {
     }
 };
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::post_receive(receive_node* node, error_code ec,
-                                                  std::string frame) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::post_receive(receive_node* node, error_code ec,
+                                                         std::string frame) {
     node->clear_cancel(); // decided: a cancellation from now on finds nothing to cancel
     ++posted_receives_;
-    net::post(get_executor(), receive_delivery<Stream, Framing>(this, node, ec, std::move(frame)));
+    net::post(get_executor(),
+              receive_delivery<Stream, Framing, Clock>(this, node, ec, std::move(frame)));
 }
 
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Handler>
-void session_state<Stream, Framing>::start_receive(Handler&& handler) {
+void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code, std::string>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
@@ -84,8 +85,8 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
     node->on_cancel(&session_state::cancel_receive, this);
 }
 
-template <class Stream, class Framing>
-bool session_state<Stream, Framing>::try_receive(std::string& frame) {
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::try_receive(std::string& frame) {
     // Frames already handed to posted completions come first.
     if (posted_receives_ > 0)
         return false;
@@ -97,9 +98,9 @@ bool session_state<Stream, Framing>::try_receive(std::string& frame) {
     return true;
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::cancel_receive(void* self, receive_node* node,
-                                                    net::cancellation_type) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::cancel_receive(void* self, receive_node* node,
+                                                           net::cancellation_type) {
     // Nothing was consumed for a waiting receive, so every cancellation type is honoured.
     auto* s = static_cast<session_state*>(self);
     s->receivers_.erase(node);

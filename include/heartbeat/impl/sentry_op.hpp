@@ -11,8 +11,8 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::schedule(time_point when) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::schedule(time_point when) {
     if (timer_waiting_ && when >= timer_expiry_)
         return; // the common case, a write deadline after the current wake-up
     when = clocks_.on_tick(when);
@@ -32,8 +32,8 @@ void session_state<Stream, Framing>::schedule(time_point when) {
 }
 
 /// Makes sure the timer will wake for whatever is due next (only ever moves it earlier).
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::rearm() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::rearm() {
     if (!live())
         return;
     const time_point wake = clocks_.next_wakeup();
@@ -41,8 +41,8 @@ void session_state<Stream, Framing>::rearm() {
         schedule(wake);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::update_health(time_point now) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::update_health(time_point now) {
     if (!clocks_.health_changed(now) || !health_observer_)
         return;
     // The observer may replace or remove itself: it must not be destroyed while it runs.
@@ -57,8 +57,8 @@ void session_state<Stream, Framing>::update_health(time_point now) {
         health_observer_ = std::move(running);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_timer(error_code ec) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_timer(error_code ec) {
     HEARTBEAT_ASSERT(timer_waiting_ || !live(), "a timer wait completed that was never started");
     timer_waiting_ = false;
     if (!live())
@@ -97,8 +97,8 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
     rearm(); // the observer may have closed the session: rearm() checks
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::send_ping(time_point now) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::send_ping(time_point now) {
     ping_id_ = pings_.ping_sent(now);
     clocks_.ping_sent();
     ping_in_batch_ = true;
