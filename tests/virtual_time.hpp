@@ -69,17 +69,17 @@ struct virtual_time_scope {
 
 /// Runs every handler that is ready now, including those that become ready while running them
 /// (posted completions, timers already due), without moving the clock. Returns how many ran.
-/// Throws when it never quiesces: something keeps rescheduling itself at the same instant.
+/// Throws when it never quiesces: something keeps rescheduling itself at the same instant (a
+/// timer re-armed in the past forever). One handler at a time, since io.poll() itself would
+/// never return then.
 inline std::size_t run_ready(asio::io_context& io, std::size_t limit = 100000) {
     std::size_t total = 0;
     for (;;) {
         if (io.stopped())
             io.restart();
-        const std::size_t n = io.poll();
-        if (n == 0)
+        if (io.poll_one() == 0)
             return total;
-        total += n;
-        if (total > limit)
+        if (++total > limit)
             throw std::runtime_error("run_ready: the io_context never quiesces");
     }
 }
