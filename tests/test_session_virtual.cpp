@@ -704,8 +704,9 @@ TEST_CASE("virtual: receives complete in frame order when receives in the middle
     CHECK(run.ec() == asio::error::operation_aborted);
 }
 
-TEST_CASE("virtual: sends complete in order; a queued send is cancelled, one being written is not",
-          "[virtual][order]") {
+TEST_CASE(
+    "virtual: sends complete in order, a queued send is cancelled but one being written is not",
+    "[virtual][order]") {
     auto log = std::make_shared<std::vector<std::string>>();
     std::array<asio::cancellation_signal, 4> signals;
     std::vector<recorder> s;
