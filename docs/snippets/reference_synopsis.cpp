@@ -25,12 +25,13 @@ using heartbeat::error_code;
 using heartbeat::line_framing;
 
 // begin-snippet: session
-template <class Stream, class Framing = line_framing>
+template <class Stream, class Framing = line_framing, class Clock = std::chrono::steady_clock>
 class heartbeat_session {
 public:
     using executor_type = typename Stream::executor_type;
     using next_layer_type = Stream;
     using framing_type = Framing;
+    using clock_type = Clock;
 
     explicit heartbeat_session(Stream stream, const heartbeat::options& opts = heartbeat::options(),
                                Framing framing = Framing());
@@ -259,6 +260,8 @@ static_assert(std::is_same_v<real_session::executor_type, shown_session::executo
 static_assert(std::is_same_v<real_session::next_layer_type, shown_session::next_layer_type>);
 static_assert(std::is_same_v<real_session::framing_type, shown_session::framing_type>);
 static_assert(std::is_same_v<real_session::framing_type, heartbeat::line_framing>);
+static_assert(std::is_same_v<real_session::clock_type, shown_session::clock_type>);
+static_assert(std::is_same_v<real_session::clock_type, std::chrono::steady_clock>);
 
 // Construction, moves, no copies; the constructor is explicit.
 template <class S>

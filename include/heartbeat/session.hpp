@@ -20,6 +20,7 @@
 #include <heartbeat/impl/turn.hpp>
 #include <heartbeat/impl/write_op.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,14 +36,20 @@ HEARTBEAT_NAMESPACE_BEGIN
 /// on several threads); close() alone may be called from any thread. Destroying a session
 /// cancels what it has in flight: every pending handler still runs, with an error, and none
 /// touches freed memory.
-template <class Stream, class Framing = line_framing>
+///
+/// `Clock` (std::chrono::steady_clock by default) is what the session reads the time from and
+/// what its timer waits on (net::basic_waitable_timer<Clock>): a test can drive a session in
+/// virtual time with a clock it sets. It must have steady_clock's time_point (a static_assert
+/// says so); net::wait_traits<Clock> decides how long the reactor may sleep for it.
+template <class Stream, class Framing = line_framing, class Clock = std::chrono::steady_clock>
 class heartbeat_session {
-    using state_type = detail::session_state<Stream, Framing>;
+    using state_type = detail::session_state<Stream, Framing, Clock>;
 
 public:
     using executor_type = typename Stream::executor_type;
     using next_layer_type = Stream;
     using framing_type = Framing;
+    using clock_type = Clock;
 
     /// Takes ownership of `stream`. Throws std::invalid_argument when `opts` is invalid.
     explicit heartbeat_session(Stream stream, const heartbeat::options& opts = heartbeat::options(),

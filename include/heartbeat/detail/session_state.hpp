@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 HEARTBEAT_NAMESPACE_BEGIN
@@ -118,12 +119,16 @@ struct buffer_range {
     const net::const_buffer* end() const noexcept { return last; }
 };
 
-template <class Stream, class Framing>
-class session_state : public std::enable_shared_from_this<session_state<Stream, Framing>> {
+/// `Clock` serves now() and the timer (net::basic_waitable_timer<Clock>); the liveness rules
+/// work on steady_clock's time_point, so Clock must share it (a test's manual clock does).
+template <class Stream, class Framing, class Clock>
+class session_state : public std::enable_shared_from_this<session_state<Stream, Framing, Clock>> {
 public:
     using executor_type = typename Stream::executor_type;
-    using clock = std::chrono::steady_clock;
-    using time_point = clock::time_point;
+    using clock = Clock;
+    using time_point = typename clock::time_point;
+    static_assert(std::is_same_v<time_point, std::chrono::steady_clock::time_point>,
+                  "heartbeat_session's Clock must use std::chrono::steady_clock::time_point");
     using run_node = completion<no_data, error_code>;
     using send_node = completion<send_data<Framing>, error_code>;
     using receive_node = completion<no_data, error_code, std::string>;
@@ -341,7 +346,7 @@ private:
     Stream stream_;
     Framing framing_;
     const options opts_;
-    net::steady_timer timer_;
+    net::basic_waitable_timer<Clock> timer_;
     context_cache* cache_; // the io_context's recycled memory (detail/context_cache.hpp)
 
     // Lifetime.

@@ -19,8 +19,8 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::read_failed(error_code ec) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::read_failed(error_code ec) {
     if constexpr (!has_async_shutdown<Stream>::value) {
         if (ec == net::error::eof && opts_.shutdown_timeout.count() > 0) {
             peer_finished();
@@ -30,8 +30,8 @@ void session_state<Stream, Framing>::read_failed(error_code ec) {
     stop(ec);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::peer_finished() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::peer_finished() {
     peer_finished_ = true;
     clocks_.peer_finished(clock::now());
     read_buffer_.release(); // the start of a frame that can never complete
@@ -47,22 +47,22 @@ void session_state<Stream, Framing>::peer_finished() {
 }
 
 /// Ends the session once the application knows of the EOF and everything is written.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::finish_half_close() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::finish_half_close() {
     if (live() && peer_finished_ && eof_learned_ && !writing_ && !pong_pending_ &&
         send_queue_.empty())
         stop(net::error::eof);
 }
 
 /// The application knows of the EOF (liveness stops counting its patience).
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::eof_taken() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::eof_taken() {
     eof_learned_ = true;
     clocks_.eof_taken();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::close_requested() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::close_requested() {
     if (live() && peer_finished_) {
         eof_taken();
         finish_half_close();

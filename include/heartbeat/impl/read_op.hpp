@@ -14,8 +14,8 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::start_read() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::start_read() {
     if (!live() || reading_ || read_paused_ || peer_finished_)
         return;
     if constexpr (waits_for_readiness<Stream>::value) {
@@ -37,19 +37,19 @@ void session_state<Stream, Framing>::start_read() {
     stream_.async_read_some(space, read_handler{ref(this)});
 }
 
-template <class Stream, class Framing>
-net::mutable_buffer session_state<Stream, Framing>::prepare_read() {
+template <class Stream, class Framing, class Clock>
+net::mutable_buffer session_state<Stream, Framing, Clock>::prepare_read() {
     return read_buffer_.prepare(read_limit());
 }
 
-template <class Stream, class Framing>
-std::size_t session_state<Stream, Framing>::read_limit() const noexcept {
+template <class Stream, class Framing, class Clock>
+std::size_t session_state<Stream, Framing, Clock>::read_limit() const noexcept {
     // Room for one maximal frame, and always for a heartbeat, whatever max_frame_size says.
     return std::max(opts_.max_frame_size + Framing::max_overhead, Framing::max_heartbeat_size);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_read(error_code ec, std::size_t n) {
     HEARTBEAT_ASSERT(reading_, "a read completed that the reader never started");
     reading_ = false;
     if (!live())
@@ -67,8 +67,8 @@ void session_state<Stream, Framing>::on_read(error_code ec, std::size_t n) {
 }
 
 /// The reader's state is whole again: the health observer (user code) may run.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::after_reads(time_point previous_read) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::after_reads(time_point previous_read) {
     // Only a suspect session has anything to re-check.
     if (clocks_.reported_suspect() && clocks_.last_read() != previous_read)
         update_health(clocks_.last_read());
@@ -81,14 +81,14 @@ void session_state<Stream, Framing>::after_reads(time_point previous_read) {
 /// readiness costs an epoll_ctl. The first read after a pause of a tick or more goes back to
 /// waiting; a session silent since holds its buffer only until the peer's next byte (at most
 /// a heartbeat interval, or read_timeout ends it).
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::note_flow(time_point previous_read) noexcept {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::note_flow(time_point previous_read) noexcept {
     if (readiness_ && clocks_.last_read() != previous_read) // (a wake-up may find nothing)
         flowing_ = clocks_.last_read() - previous_read < clocks_.tick();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_ready(error_code ec) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_ready(error_code ec) {
     if constexpr (waits_for_readiness<Stream>::value) {
         if (!live() || ec) {
             reading_ = false;
@@ -103,8 +103,8 @@ void session_state<Stream, Framing>::on_ready(error_code ec) {
 }
 
 /// The socket is readable: reads what it holds without blocking, then waits for readiness again.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::read_ready() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::read_ready() {
     // reading_ stays set while we read here, so nothing we call starts another read.
     constexpr int max_reads = 16; // then back to the reactor, so other sessions get a turn
     const time_point previous_read = clocks_.last_read();
@@ -146,9 +146,9 @@ void session_state<Stream, Framing>::read_ready() {
 /// One non-blocking read into this thread's scratch buffer, when it is free; `requested` stays 0
 /// when it is not. What is decoded from it is taken at once; the start of a frame still
 /// incomplete moves to the session's own buffer.
-template <class Stream, class Framing>
-std::size_t session_state<Stream, Framing>::read_into_scratch(error_code& ec,
-                                                              std::size_t& requested) {
+template <class Stream, class Framing, class Clock>
+std::size_t session_state<Stream, Framing, Clock>::read_into_scratch(error_code& ec,
+                                                                     std::size_t& requested) {
     read_scratch* scratch = cache_->acquire_scratch();
     if (!scratch)
         return 0;
@@ -167,9 +167,9 @@ std::size_t session_state<Stream, Framing>::read_into_scratch(error_code& ec,
 }
 
 /// One non-blocking read into the session's own buffer; `requested` stays 0 when it has no room.
-template <class Stream, class Framing>
-std::size_t session_state<Stream, Framing>::read_into_buffer(error_code& ec,
-                                                             std::size_t& requested) {
+template <class Stream, class Framing, class Clock>
+std::size_t session_state<Stream, Framing, Clock>::read_into_buffer(error_code& ec,
+                                                                    std::size_t& requested) {
     const auto space = prepare_read();
     requested = space.size();
     if (requested == 0)
@@ -183,23 +183,23 @@ std::size_t session_state<Stream, Framing>::read_into_buffer(error_code& ec,
 }
 
 /// Bookkeeping for `n` bytes just read into `input`, then decodes what is complete.
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Input>
-void session_state<Stream, Framing>::take(Input& input, std::size_t n) {
+void session_state<Stream, Framing, Clock>::take(Input& input, std::size_t n) {
     const time_point now = clock::now();
     clocks_.bytes_received(now);
     stats_.bytes_received += n;
     decode_loop(input, now);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::decode_available(time_point now) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::decode_available(time_point now) {
     decode_loop(read_buffer_, now);
 }
 
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Input>
-void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
+void session_state<Stream, Framing, Clock>::decode_loop(Input& input, time_point now) {
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive or try_receive
@@ -219,10 +219,10 @@ void session_state<Stream, Framing>::decode_loop(Input& input, time_point now) {
 /// Decodes from `input` until a data frame is next, describes it in `frame` (not consumed) and
 /// returns true; returns false once `input` holds no whole frame or the session ends.
 /// Heartbeats met on the way are answered or matched.
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Input>
-bool session_state<Stream, Framing>::next_data_frame(Input& input, time_point now,
-                                                     decode_result& frame) {
+bool session_state<Stream, Framing, Clock>::next_data_frame(Input& input, time_point now,
+                                                            decode_result& frame) {
     while (live()) {
         if (input.size() == 0) // (an emptied buffer may have no storage at all)
             return false;
@@ -259,8 +259,8 @@ bool session_state<Stream, Framing>::next_data_frame(Input& input, time_point no
     return false;
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::deliver(const char* payload, std::size_t size) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::deliver(const char* payload, std::size_t size) {
     if (auto* n = receivers_.pop_front()) { // (only waits while nothing is held)
         complete(n, error_code(), std::string(payload, size));
         return;
@@ -269,8 +269,8 @@ void session_state<Stream, Framing>::deliver(const char* payload, std::size_t si
     received_cost_ += size + sizeof(std::string);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::resume_reading() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::resume_reading() {
     if (!read_paused_ || received_cost_ >= opts_.receive_queue_limit)
         return;
     read_paused_ = false;

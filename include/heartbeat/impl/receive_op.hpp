@@ -8,9 +8,9 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Handler>
-void session_state<Stream, Framing>::start_receive(Handler&& handler) {
+void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code, std::string>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor(), true);
@@ -37,8 +37,8 @@ void session_state<Stream, Framing>::start_receive(Handler&& handler) {
     node->on_cancel(&session_state::cancel_receive, this);
 }
 
-template <class Stream, class Framing>
-bool session_state<Stream, Framing>::try_receive(std::string& frame) {
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::try_receive(std::string& frame) {
     // Frames already handed to receive completions come first.
     if (ready_.receives() > 0 || received_.empty())
         return false;
@@ -48,9 +48,9 @@ bool session_state<Stream, Framing>::try_receive(std::string& frame) {
     return true;
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::cancel_receive(void* self, receive_node* node,
-                                                    net::cancellation_type) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::cancel_receive(void* self, receive_node* node,
+                                                           net::cancellation_type) {
     // Nothing was consumed for a waiting receive, so every cancellation type is honoured.
     auto* s = static_cast<session_state*>(self);
     s->receivers_.erase(node);

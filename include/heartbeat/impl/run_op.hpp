@@ -9,9 +9,9 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Handler>
-void session_state<Stream, Framing>::start_run(Handler&& handler) {
+void session_state<Stream, Framing, Clock>::start_run(Handler&& handler) {
     using node_type = completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
     if (ran_) { // a session runs once
@@ -39,8 +39,8 @@ void session_state<Stream, Framing>::start_run(Handler&& handler) {
     rearm();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::stop(error_code reason) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::stop(error_code reason) {
     if (phase_ == phase::stopping || phase_ == phase::stopped)
         return;
     const bool graceful = phase_ == phase::running && shutdown_gracefully(reason);
@@ -73,8 +73,8 @@ void session_state<Stream, Framing>::stop(error_code reason) {
     request_drain();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::release(bool invoked) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::release(bool invoked) {
     HEARTBEAT_ASSERT(pending_ > 0, "an operation's claim on the session released twice");
     if (!invoked)
         abandon_completions();
@@ -100,8 +100,8 @@ void session_state<Stream, Framing>::release(bool invoked) {
 /// operations, the application's pending handlers are then destroyed unrun. That also frees a
 /// session owned by its own run handler (a shared_ptr captured in it), which would otherwise
 /// keep itself, its handlers and its socket alive forever.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::abandon_completions() noexcept {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::abandon_completions() noexcept {
     phase_ = phase::stopped; // a handle destroyed from here on finds nothing to stop
     // Unlinked first: a destroyed handler may destroy the handle, or other sessions.
     auto* run = std::exchange(run_, nullptr);
@@ -120,9 +120,9 @@ void session_state<Stream, Framing>::abandon_completions() noexcept {
     observer.reset();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::cancel_run(void* self, run_node*,
-                                                net::cancellation_type type) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::cancel_run(void* self, run_node*,
+                                                       net::cancellation_type type) {
     if ((type & (net::cancellation_type::terminal | net::cancellation_type::partial)) !=
         net::cancellation_type::none)
         static_cast<session_state*>(self)->stop(net::error::operation_aborted);

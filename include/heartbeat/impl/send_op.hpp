@@ -9,9 +9,9 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <class Handler>
-void session_state<Stream, Framing>::start_send(std::string payload, Handler&& handler) {
+void session_state<Stream, Framing, Clock>::start_send(std::string payload, Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
@@ -47,8 +47,8 @@ void session_state<Stream, Framing>::start_send(std::string payload, Handler&& h
     start_write();
 }
 
-template <class Stream, class Framing>
-error_code session_state<Stream, Framing>::try_send(const char* payload, std::size_t size) {
+template <class Stream, class Framing, class Clock>
+error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, std::size_t size) {
     if (phase_ == phase::stopping || phase_ == phase::stopped)
         return reason_;
     if (size > opts_.max_frame_size)
@@ -91,9 +91,9 @@ error_code session_state<Stream, Framing>::try_send(const char* payload, std::si
     return {};
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::cancel_send(void* self, send_node* node,
-                                                 net::cancellation_type) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::cancel_send(void* self, send_node* node,
+                                                        net::cancellation_type) {
     // Once its bytes are part of a write, pulling the frame out would corrupt the stream.
     if (node->data.writing)
         return;

@@ -11,8 +11,8 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::schedule(time_point when) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::schedule(time_point when) {
     if (timer_waiting_ && when >= timer_expiry_)
         return; // the common case, a write deadline after the current wake-up
     when = clocks_.on_tick(when);
@@ -32,8 +32,8 @@ void session_state<Stream, Framing>::schedule(time_point when) {
 }
 
 /// Makes sure the timer will wake for whatever is due next (only ever moves it earlier).
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::rearm() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::rearm() {
     if (!live())
         return;
     const time_point wake = clocks_.next_wakeup();
@@ -42,8 +42,8 @@ void session_state<Stream, Framing>::rearm() {
 }
 
 /// The peer's health may have changed: the observer hears of it from the completion queue.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::update_health(time_point now) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::update_health(time_point now) {
     if (!clocks_.health_changed(now) || !health_observer_ || observer_call_.queued)
         return;
     ready_.push(&observer_call_);
@@ -51,8 +51,8 @@ void session_state<Stream, Framing>::update_health(time_point now) {
 }
 
 /// Tells the observer the health as it is now, if that is news to it.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::notify_observer() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::notify_observer() {
     const health now = clocks_.reported_suspect() ? health::suspect : health::healthy;
     if (!live() || !health_observer_ || now == observed_)
         return;
@@ -65,8 +65,8 @@ void session_state<Stream, Framing>::notify_observer() {
         health_observer_ = std::move(running);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_timer(error_code ec) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_timer(error_code ec) {
     HEARTBEAT_ASSERT(timer_waiting_ || !live(), "a timer wait completed that was never started");
     timer_waiting_ = false;
     if (!live())
@@ -105,11 +105,14 @@ void session_state<Stream, Framing>::on_timer(error_code ec) {
     rearm(); // the observer may have closed the session: rearm() checks
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::send_ping(time_point now) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::send_ping(time_point now) {
     ping_id_ = pings_.ping_sent(now);
     clocks_.ping_sent();
-    ping_in_batch_ = true; // written at the turn's end
+    ping_in_batch_ = true;
+    // Written at the turn's end, after on_timer has re-armed the timer: liveness must count the
+    // write as started now, or it would find the PING still due and wake again at once.
+    clocks_.write_started(now);
 }
 
 } // namespace detail

@@ -10,8 +10,8 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
-bool session_state<Stream, Framing>::shutdown_gracefully(error_code reason) const noexcept {
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::shutdown_gracefully(error_code reason) const noexcept {
     if constexpr (!has_async_shutdown<Stream>::value) {
         (void)reason;
         return false;
@@ -26,8 +26,8 @@ bool session_state<Stream, Framing>::shutdown_gracefully(error_code reason) cons
     }
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::start_shutdown() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::start_shutdown() {
     if constexpr (has_async_shutdown<Stream>::value) {
         shutting_down_ = true;
         // Re-aiming the timer cancels the sentry's wait, which then sees the session stopping.
@@ -45,16 +45,16 @@ void session_state<Stream, Framing>::start_shutdown() {
     }
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_shutdown(error_code) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_shutdown(error_code) {
     // Success or not, the goodbye is over; closing ends whatever is still pending.
     shutting_down_ = false;
     timer_.cancel();
     close_stream(stream_);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_shutdown_timer(error_code ec) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_shutdown_timer(error_code ec) {
     if (ec || !shutting_down_)
         return;
     // The peer did not answer in time: closing aborts the shutdown, whose handler runs next.

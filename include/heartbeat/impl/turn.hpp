@@ -11,16 +11,16 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
+template <class Stream, class Framing, class Clock>
 template <auto Step, class... Results>
-void session_state<Stream, Framing>::run_turn(Results... results) {
+void session_state<Stream, Framing, Clock>::run_turn(Results... results) {
     const turn_scope scope(*this);
     (this->*Step)(results...);
     finish_turn();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::finish_turn() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::finish_turn() {
     bool direct = true; // one direct write per turn: see write_some
     for (;;) {
         while (ready_.run_one()) {
@@ -35,8 +35,8 @@ void session_state<Stream, Framing>::finish_turn() {
     }
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::request_drain() {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::request_drain() {
     if (ready_.needs_posted_drain())
         net::post(get_executor(), drain_handler{ref(this)});
 }

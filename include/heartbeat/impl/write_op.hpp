@@ -13,8 +13,8 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::write_batch(bool direct) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::write_batch(bool direct) {
     HEARTBEAT_ASSERT(!writing_, "a second write started while one is in flight");
     write_buffers_.clear();
     std::size_t heartbeat_size = 0;
@@ -65,8 +65,8 @@ void session_state<Stream, Framing>::write_batch(bool direct) {
     write_some(direct);
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::write_some(bool direct) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::write_some(bool direct) {
     if constexpr (waits_for_readiness<Stream>::value) {
         // A socket in non-blocking mode: try the write right here. It usually goes out whole,
         // and then costs no operation and no trip through the scheduler. Only for the first
@@ -94,8 +94,8 @@ void session_state<Stream, Framing>::write_some(bool direct) {
 }
 
 /// The write failed, or the session ended while it was in flight.
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::end_write(error_code ec) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::end_write(error_code ec) {
     writing_ = false;
     ping_in_batch_ = false;
     if (live())
@@ -120,8 +120,8 @@ void session_state<Stream, Framing>::end_write(error_code ec) {
     }
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t n) {
     HEARTBEAT_ASSERT(writing_, "a write completed that the writer never started");
     if (!live() || ec) {
         end_write(ec);
@@ -170,8 +170,8 @@ void session_state<Stream, Framing>::on_write(error_code ec, std::size_t n) {
     rearm();
 }
 
-template <class Stream, class Framing>
-void session_state<Stream, Framing>::queue_pong(std::uint64_t id) {
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::queue_pong(std::uint64_t id) {
     // Coalesced: a peer flooding PINGs without reading gets one PONG per write, never a backlog.
     pong_id_ = id;
     if (!pong_pending_) {
