@@ -47,7 +47,7 @@ public:
     /// now on finds nothing to cancel.
     template <class... A>
     void set_result(A&&... args) {
-        result_ = std::tuple<Args...>(Args(std::forward<A>(args))...);
+        result_ = std::forward_as_tuple(std::forward<A>(args)...); // assigned in place
         clear_cancel();
     }
     /// Posts the handler with the result set: only for the run's completion, which comes after
