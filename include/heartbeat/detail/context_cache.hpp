@@ -167,11 +167,14 @@ private:
 };
 
 /// The 64 KiB buffer idle sessions read into (detail/read_scratch.hpp).
-class read_scratch {
+class read_scratch { // NOLINT(cppcoreguidelines-pro-type-member-init): see the constructor
 public:
     static constexpr std::size_t capacity = std::size_t{64} * 1024;
 
-    read_scratch() noexcept {} // leaves the buffer uninitialized: no page is touched before use
+    // User-provided, so that even `new read_scratch()` leaves the buffer uninitialized: no page
+    // of it is touched before use (a defaulted constructor would zero it there).
+    // NOLINTNEXTLINE(modernize-use-equals-default,cppcoreguidelines-pro-type-member-init)
+    read_scratch() noexcept {}
 
     char* data() noexcept { return data_; }
     /// Gives the buffer back to its context.
@@ -269,7 +272,7 @@ public:
         slot* s = mine();
         if (s && s->spare_count > 0)
             return std::move(s->spare[--s->spare_count]);
-        return std::string();
+        return {};
     }
     /// Keeps `buffer`'s memory for a later take_payload(), unless enough are kept or it is
     /// large.

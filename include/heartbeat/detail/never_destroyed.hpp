@@ -18,7 +18,8 @@ template <class T, class Tag = T>
 T& never_destroyed() noexcept(std::is_nothrow_default_constructible_v<T>) {
     alignas(T) static unsigned char storage[sizeof(T)];
     static_assert(std::is_trivially_destructible_v<decltype(storage)>);
-    static T* const p = ::new (static_cast<void*>(storage)) T();
+    // A mutable object shared by the program is the point (a category, a service id).
+    static T* const p = ::new (static_cast<void*>(storage)) T(); // NOLINT(*-non-const-global-*)
     static_assert(std::is_trivially_destructible_v<decltype(p)>);
     return *p;
 }
