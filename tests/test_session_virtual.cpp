@@ -795,6 +795,149 @@ TEST_CASE("virtual: close() from inside a handler ends the run with operation_ab
     CHECK(run.calls() == 1);
 }
 
+TEST_CASE("virtual: frames read in one burst are taken in order, by try_receive or later "
+          "receives, and the PINGs among them are answered in that turn",
+          "[virtual][order]") {
+    rig t(still_options());
+    recorder run;
+    t.session->async_run(run.done_handler());
+    std::vector<std::string> got;
+    std::size_t frames_counted = 0;
+    std::size_t pongs_in_handler = 0;
+    const bool drain = GENERATE(false, true);
+    INFO((drain ? "the handler drains the burst with try_receive"
+                : "the handler takes one frame; later receives take the rest"));
+    t.session->async_receive([&](error_code ec, std::string frame) {
+        REQUIRE_FALSE(ec);
+        got.push_back(frame);
+        while (drain && t.session->try_receive(frame))
+            got.push_back(frame);
+        frames_counted = t.session->statistics().frames_received;
+        pongs_in_handler = t.times_of("PONG").size();
+    });
+    t.peer->give("a\nPING\nb\nc\nPING\nd\n");
+    run_ready(t.io()); // the session's turns alone: the far end does not act in between
+    CHECK(got ==
+          (drain ? std::vector<std::string>{"a", "b", "c", "d"} : std::vector<std::string>{"a"}));
+    CHECK(frames_counted == got.size());
+    CHECK(pongs_in_handler == 0);
+    t.run();
+    // The PINGs were decoded in the read's turn, and answered by its write.
+    CHECK(t.times_of("PONG").size() >= 1);
+    CHECK(t.session->statistics().pings_received == 2u);
+    // What the handler left is held, in order, ahead of what the peer sends next; the reader
+    // reads on.
+    t.peer->give("e\n");
+    t.run();
+    while (got.size() < 5) {
+        recorder r;
+        initiate([&] { t.session->async_receive(r.frame_handler()); });
+        t.run();
+        REQUIRE(r.done());
+        REQUIRE_FALSE(r.ec());
+        CHECK_FALSE(r.was_inline());
+        got.push_back(r.frame());
+    }
+    CHECK(got == std::vector<std::string>{"a", "b", "c", "d", "e"});
+    CHECK(t.session->statistics().frames_received == 5u);
+    CHECK_FALSE(run.done());
+    t.session->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+TEST_CASE("virtual: frames read with the one a handler was given survive what the handler does",
+          "[virtual][order]") {
+    heartbeat::options o = still_options();
+    o.max_frame_size = 8;
+    rig t(o);
+    recorder run;
+    asio::cancellation_signal cancel_run;
+    t.session->async_run(asio::bind_cancellation_slot(cancel_run.slot(), run.done_handler()));
+    std::vector<std::string> rest;
+    std::vector<error_code> ends;
+    std::function<void()> receive_rest = [&] {
+        t.session->async_receive([&](error_code ec, std::string frame) {
+            if (ec) {
+                ends.push_back(ec);
+                return;
+            }
+            rest.push_back(frame);
+            receive_rest();
+        });
+    };
+
+    SECTION("it closes the session: the frames are still delivered, then the reason") {
+        t.session->async_receive([&](error_code ec, std::string frame) {
+            REQUIRE_FALSE(ec);
+            CHECK(frame == "a");
+            t.session->close();
+        });
+        t.peer->give("a\nb\nc\n");
+        t.run();
+        REQUIRE(run.done());
+        CHECK(run.ec() == asio::error::operation_aborted);
+        receive_rest();
+        t.run();
+        CHECK(rest == std::vector<std::string>{"b", "c"});
+        CHECK(ends == std::vector<error_code>{asio::error::operation_aborted});
+    }
+    SECTION("it cancels the run, which ends the session in that turn: the frames are still "
+            "delivered, then the reason") {
+        t.session->async_receive([&](error_code ec, std::string frame) {
+            REQUIRE_FALSE(ec);
+            CHECK(frame == "a");
+            cancel_run.emit(asio::cancellation_type::terminal);
+        });
+        t.peer->give("a\nb\nc\n");
+        t.run();
+        REQUIRE(run.done());
+        CHECK(run.ec() == asio::error::operation_aborted);
+        receive_rest();
+        t.run();
+        CHECK(rest == std::vector<std::string>{"b", "c"});
+        CHECK(ends == std::vector<error_code>{asio::error::operation_aborted});
+    }
+    SECTION("the bytes after them are invalid: the frames come first, then the error") {
+        t.session->async_receive([&](error_code ec, std::string frame) {
+            REQUIRE_FALSE(ec);
+            CHECK(frame == "a");
+        });
+        t.peer->give("a\nb\nc\n" + std::string(20, 'x') + "\n");
+        t.run();
+        REQUIRE(run.done());
+        CHECK(run.ec() == heartbeat::error::frame_too_large);
+        receive_rest();
+        t.run();
+        CHECK(rest == std::vector<std::string>{"b", "c"});
+        CHECK(ends == std::vector<error_code>{heartbeat::error::frame_too_large});
+    }
+    SECTION("it throws: the frames wait for the next receive, and the reader reads on") {
+        struct thrown_by_handler {};
+        t.session->async_receive([&](error_code, std::string) { throw thrown_by_handler(); });
+        t.peer->give("a\nb\nPING\nc\n");
+        int thrown = 0;
+        for (int i = 0; i < 3; ++i) {
+            try {
+                t.run();
+                break;
+            } catch (const thrown_by_handler&) {
+                ++thrown;
+            }
+        }
+        CHECK(thrown == 1);
+        CHECK(t.times_of("PONG").size() == 1);
+        t.peer->give("d\n");
+        receive_rest();
+        t.run();
+        CHECK(rest == std::vector<std::string>{"b", "c", "d"});
+        CHECK_FALSE(run.done());
+        t.session->close();
+        t.run();
+        CHECK(run.ec() == asio::error::operation_aborted);
+    }
+}
+
 TEST_CASE("virtual: no completion is ever invoked from inside its initiating function",
           "[virtual][lifetime]") {
     heartbeat::options o = still_options();

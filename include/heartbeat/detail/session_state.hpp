@@ -256,7 +256,9 @@ private:
     void take(Input& input, std::size_t n);
     void decode_available(time_point now);
     template <class Input>
-    void decode_loop(Input& input, time_point now);
+    void decode_loop(Input& input, time_point now, bool may_leave);
+    bool take_held(std::string& frame);
+    void settle_reads();
     template <class Input>
     bool next_data_frame(Input& input, time_point now, decode_result& frame);
     void deliver(const char* payload, std::size_t size);
@@ -317,17 +319,18 @@ private:
             : state(s) {
             state.ready_.enter_turn();
         }
-        // Posts only while unwinding from a handler's exception (a finished turn leaves nothing);
-        // should that post fail to allocate, the program terminates, as for any exception
-        // thrown during unwinding.
+        // Posts only while unwinding from a handler's exception: the posted turn finishes what
+        // this one could not (the queue, the write, the next read). Should that post fail to
+        // allocate, the program terminates, as for any exception thrown during unwinding.
         ~turn_scope() { // NOLINT(bugprone-exception-escape)
             state.ready_.leave_turn();
-            if (!state.ready_.empty() || (state.live() && !state.writing_ && state.has_output()))
+            if (!finished && (!state.ready_.empty() || state.live()))
                 state.request_drain();
         }
         turn_scope(const turn_scope&) = delete;
         turn_scope& operator=(const turn_scope&) = delete;
         session_state& state;
+        bool finished = false;
     };
 
     /// The health observer's place in the completion queue: at most one call queued, which
@@ -366,6 +369,9 @@ private:
     bool flowing_ = false;         // ...except while bytes keep coming: see note_flow()
     bool read_paused_ = false;     // receive queue full: TCP backpressure
     bool receive_started_ = false; // the application has called async_receive
+    // Data frames left in read_buffer_ undecoded, for try_receive to take straight from it;
+    // only within a turn, whose end decodes what is left (settle_reads).
+    bool undecoded_ = false;
     // Half-close (impl/half_close.hpp): the peer's EOF arrived, the reader stopped for good.
     bool peer_finished_ = false;
     bool eof_learned_ = false; // ...and the application knows: nothing more will be sent to it

@@ -16,7 +16,8 @@ namespace detail {
 
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::start_read() {
-    if (!live() || reading_ || read_paused_ || peer_finished_)
+    // Frames left undecoded in the buffer keep it still until the turn's end (settle_reads).
+    if (!live() || reading_ || read_paused_ || peer_finished_ || undecoded_)
         return;
     if constexpr (waits_for_readiness<Stream>::value) {
         if (readiness_ && !flowing_) {
@@ -62,8 +63,8 @@ void session_state<Stream, Framing, Clock>::on_read(error_code ec, std::size_t n
     const time_point previous_read = clocks_.last_read();
     take(read_buffer_, n);
     note_flow(previous_read);
-    start_read();
     after_reads(previous_read);
+    // The next read starts at the turn's end, once the replies are written (finish_turn).
 }
 
 /// The reader's state is whole again: the health observer (user code) may run.
@@ -134,12 +135,11 @@ void session_state<Stream, Framing, Clock>::read_ready() {
             break;
         // Frames wait for the application, which takes them at the turn's end: never more
         // than one read's worth is decoded ahead of it.
-        if (!ready_.empty() || !received_.empty())
+        if (!ready_.empty() || !received_.empty() || undecoded_)
             break;
     }
     reading_ = false;
     note_flow(previous_read);
-    start_read();
     after_reads(previous_read);
 }
 
@@ -189,17 +189,24 @@ void session_state<Stream, Framing, Clock>::take(Input& input, std::size_t n) {
     const time_point now = clock::now();
     clocks_.bytes_received(now);
     stats_.bytes_received += n;
-    decode_loop(input, now);
+    // Only the session's own buffer outlives the read: the thread's scratch is decoded whole.
+    decode_loop(input, now, std::is_same_v<Input, frame_buffer>);
 }
 
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::decode_available(time_point now) {
-    decode_loop(read_buffer_, now);
+    decode_loop(read_buffer_, now, true);
 }
 
+/// Decodes what `input` holds: heartbeats are answered or matched, data frames go to a waiting
+/// async_receive or are held. Within a turn, with `may_leave`, a data frame that nobody waits
+/// for stops the decoding instead: it and what follows stay in the read buffer, where
+/// try_receive takes them with a single copy into the application's string; the turn's end
+/// decodes whatever is left (settle_reads), so heartbeats are still answered in this turn.
 template <class Stream, class Framing, class Clock>
 template <class Input>
-void session_state<Stream, Framing, Clock>::decode_loop(Input& input, time_point now) {
+void session_state<Stream, Framing, Clock>::decode_loop(Input& input, time_point now,
+                                                        bool may_leave) {
     while (live()) {
         if (received_cost_ >= opts_.receive_queue_limit) {
             read_paused_ = true; // resumed by async_receive or try_receive
@@ -209,6 +216,10 @@ void session_state<Stream, Framing, Clock>::decode_loop(Input& input, time_point
         decode_result r;
         if (!next_data_frame(input, now, r))
             return;
+        if (may_leave && receivers_.empty() && ready_.in_turn()) {
+            undecoded_ = true;
+            return;
+        }
         clocks_.frame_received(now);
         ++stats_.frames_received;
         deliver(input.data() + r.payload_offset, r.payload_size);
@@ -221,8 +232,9 @@ void session_state<Stream, Framing, Clock>::decode_loop(Input& input, time_point
 /// Heartbeats met on the way are answered or matched.
 template <class Stream, class Framing, class Clock>
 template <class Input>
-bool session_state<Stream, Framing, Clock>::next_data_frame(Input& input, time_point now,
-                                                            decode_result& frame) {
+HEARTBEAT_ALWAYS_INLINE bool
+session_state<Stream, Framing, Clock>::next_data_frame(Input& input, time_point now,
+                                                       decode_result& frame) {
     while (live()) {
         if (input.size() == 0) // (an emptied buffer may have no storage at all)
             return false;
@@ -267,6 +279,40 @@ void session_state<Stream, Framing, Clock>::deliver(const char* payload, std::si
     }
     received_.push(payload, size);
     received_cost_ += size + sizeof(std::string);
+}
+
+/// The oldest frame held for the application, into `frame`: from the receive queue, else
+/// decoded straight from the read buffer. False when none is held.
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::take_held(std::string& frame) {
+    if (!received_.empty()) { // (held frames come before the bytes read after them)
+        received_.pop(frame);
+        received_cost_ -= frame.size() + sizeof(std::string);
+        return true;
+    }
+    if (!undecoded_)
+        return false;
+    const time_point now = clocks_.last_read(); // when these bytes came
+    decode_result r;
+    if (!next_data_frame(read_buffer_, now, r)) {
+        undecoded_ = false; // the turn's end starts the next read
+        return false;
+    }
+    clocks_.frame_received(now);
+    ++stats_.frames_received;
+    frame.assign(read_buffer_.data() + r.payload_offset, r.payload_size);
+    read_buffer_.consume(r.consumed);
+    return true;
+}
+
+/// The turn's end, or the session's: frames left in the read buffer are decoded into the
+/// receive queue (heartbeats among them answered), and the buffer is free for the next read.
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::settle_reads() {
+    if (!undecoded_)
+        return;
+    undecoded_ = false;
+    decode_loop(read_buffer_, clocks_.last_read(), false);
 }
 
 template <class Stream, class Framing, class Clock>

@@ -15,10 +15,7 @@ void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
         completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code, std::string>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor(), true);
     receive_started_ = true;
-    if (!received_.empty()) {
-        std::string frame;
-        received_.pop(frame);
-        received_cost_ -= frame.size() + sizeof(std::string);
+    if (std::string frame; take_held(frame)) {
         complete(node, error_code(), std::move(frame));
         resume_reading();
         return;
@@ -40,10 +37,8 @@ void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
 template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::try_receive(std::string& frame) {
     // Frames already handed to receive completions come first.
-    if (ready_.receives() > 0 || received_.empty())
+    if (ready_.receives() > 0 || !take_held(frame))
         return false;
-    received_.pop(frame);
-    received_cost_ -= frame.size() + sizeof(std::string);
     resume_reading();
     return true;
 }

@@ -43,6 +43,10 @@ template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::stop(error_code reason) {
     if (phase_ == phase::stopping || phase_ == phase::stopped)
         return;
+    settle_reads(); // frames already read are still delivered...
+    if (phase_ == phase::stopping || phase_ == phase::stopped)
+        return; // ...unless the bytes after them ended the session first
+
     const bool graceful = phase_ == phase::running && shutdown_gracefully(reason);
     phase_ = phase::stopping;
     reason_ = reason;

@@ -14,9 +14,10 @@ namespace detail {
 template <class Stream, class Framing, class Clock>
 template <auto Step, class... Results>
 void session_state<Stream, Framing, Clock>::run_turn(Results... results) {
-    const turn_scope scope(*this);
+    turn_scope scope(*this);
     (this->*Step)(results...);
     finish_turn();
+    scope.finished = true;
 }
 
 template <class Stream, class Framing, class Clock>
@@ -25,14 +26,20 @@ void session_state<Stream, Framing, Clock>::finish_turn() {
     for (;;) {
         while (ready_.run_one()) {
         }
+        settle_reads(); // may answer PINGs, complete receives or end the session
+        if (!ready_.empty())
+            continue;
         if (live() && !writing_ && has_output()) {
             write_batch(std::exchange(direct, false));
             continue; // a direct write may have completed senders
         }
         finish_half_close(); // that may have been the last reply to a peer that sent its EOF
         if (ready_.empty())
-            return;
+            break;
     }
+    // The reader reads on once the turn's replies are written: a read started before them
+    // would find nothing yet (the peer has not seen them) and cost a system call for nothing.
+    start_read();
 }
 
 template <class Stream, class Framing, class Clock>
