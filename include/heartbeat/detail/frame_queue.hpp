@@ -40,7 +40,8 @@ public:
     void pop(std::string& frame) {
         storage& h = *held_;
         const std::size_t size = h.sizes[h.first++];
-        frame.assign(h.bytes, h.offset, size);
+        frame.clear(); // then append: cheaper than assign, which must allow for aliasing
+        frame.append(h.bytes, h.offset, size);
         h.offset += size;
         if (empty()) {
             reset();

@@ -300,7 +300,8 @@ bool session_state<Stream, Framing, Clock>::take_held(std::string& frame) {
     }
     clocks_.frame_received(now);
     ++stats_.frames_received;
-    frame.assign(read_buffer_.data() + r.payload_offset, r.payload_size);
+    frame.clear(); // then append: cheaper than assign, which must allow for aliasing
+    frame.append(read_buffer_.data() + r.payload_offset, r.payload_size);
     read_buffer_.consume(r.consumed);
     return true;
 }
