@@ -15,8 +15,7 @@
 #include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/context_cache.hpp>
-#include <heartbeat/detail/frame_buffer.hpp>
-#include <heartbeat/detail/frame_queue.hpp>
+#include <heartbeat/detail/frame_reader.hpp>
 #include <heartbeat/detail/gather_buffers.hpp>
 #include <heartbeat/detail/liveness.hpp>
 #include <heartbeat/detail/ping_tracker.hpp>
@@ -243,8 +242,6 @@ private:
 
     // impl/read_op.hpp
     void start_read();
-    net::mutable_buffer prepare_read();
-    std::size_t read_limit() const noexcept;
     void on_read(error_code ec, std::size_t n);
     void on_ready(error_code ec);
     void read_ready();
@@ -252,16 +249,11 @@ private:
     void after_reads(time_point previous_read);
     std::size_t read_into_scratch(error_code& ec, std::size_t& requested);
     std::size_t read_into_buffer(error_code& ec, std::size_t& requested);
-    template <class Input>
-    void take(Input& input, std::size_t n);
-    void decode_available(time_point now);
-    template <class Input>
-    void decode_loop(Input& input, time_point now, bool may_leave);
+    time_point bytes_read(std::size_t n);
+    bool heartbeat_received(const decode_result& r, time_point now);
+    bool deliver(const char* payload, std::size_t size);
     bool take_held(std::string& frame);
     void settle_reads();
-    template <class Input>
-    bool next_data_frame(Input& input, time_point now, decode_result& frame);
-    void deliver(const char* payload, std::size_t size);
     void resume_reading();
     void read_failed(error_code ec);
 
@@ -346,6 +338,23 @@ private:
         session_state* state;
     };
 
+    /// What the reader reports while it decodes (detail/frame_reader.hpp), with the time of the
+    /// bytes decoded.
+    struct reader_events {
+        session_state& s;
+        time_point now;
+        bool live() const noexcept { return s.live(); }
+        bool waiting() const noexcept { return !s.receivers_.empty(); }
+        bool heartbeat(const decode_result& r) { return s.heartbeat_received(r, now); }
+        void failed(error_code ec) { s.stop(ec); }
+        void data_frame() noexcept {
+            s.clocks_.frame_received(now);
+            ++s.stats_.frames_received;
+        }
+        bool deliver(const char* payload, std::size_t size) { return s.deliver(payload, size); }
+        void paused() noexcept { s.clocks_.reading_paused(); }
+    };
+
     Stream stream_;
     Framing framing_;
     const options opts_;
@@ -362,21 +371,16 @@ private:
     bool shutting_down_ = false;        // the stream's goodbye is due or in flight
     bool shutdown_after_write_ = false; // ...and waits for the write in flight
 
-    // Read side.
-    frame_buffer read_buffer_;
+    // Read side: the bytes-to-frames logic and the frames held (detail/frame_reader.hpp), the
+    // reads (impl/read_op.hpp).
+    frame_reader<Framing> reader_{opts_};
     bool reading_ = false;
     bool readiness_ = false;       // wait for readiness, then read into the thread's scratch buffer
     bool flowing_ = false;         // ...except while bytes keep coming: see note_flow()
-    bool read_paused_ = false;     // receive queue full: TCP backpressure
     bool receive_started_ = false; // the application has called async_receive
-    // Data frames left in read_buffer_ undecoded, for try_receive to take straight from it;
-    // only within a turn, whose end decodes what is left (settle_reads).
-    bool undecoded_ = false;
     // Half-close (impl/half_close.hpp): the peer's EOF arrived, the reader stopped for good.
     bool peer_finished_ = false;
     bool eof_learned_ = false; // ...and the application knows: nothing more will be sent to it
-    frame_queue received_;
-    std::size_t received_cost_ = 0;
     completion_list<receive_node> receivers_;
 
     // What waits for the application: completions with their results, the observer's call.

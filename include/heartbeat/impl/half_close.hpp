@@ -34,7 +34,7 @@ template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::peer_finished() {
     peer_finished_ = true;
     clocks_.peer_finished(clock::now());
-    read_buffer_.release(); // the start of a frame that can never complete
+    reader_.release_buffer(); // the start of a frame that can never complete
     if (!receive_started_)
         eof_taken();
     // Waiting receivers have taken every frame there was: they learn of the EOF now.
