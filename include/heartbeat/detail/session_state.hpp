@@ -1,5 +1,6 @@
-// The shared state behind a heartbeat_session: the stream, the one timer, the read buffer, the
-// write queue and the waiting operations. The session handle owns it; while any internal
+// The shared state behind a heartbeat_session: the stream, the one timer, and the parts it wires
+// (the reader's logic in detail/frame_reader.hpp, liveness, the PING tracker, the completion
+// queue), the write queue and the waiting operations. The session handle owns it; while any internal
 // operation (read, write, timer wait, posted drain) is pending, the state also owns itself, so
 // destroying the handle cancels everything and the last completing operation frees it.
 //
