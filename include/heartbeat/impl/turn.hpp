@@ -25,7 +25,7 @@ void session_state<Stream, Framing, Clock>::finish_turn() {
     for (;;) {
         while (ready_.run_one()) {
         }
-        if (live() && !writing_ && has_output()) {
+        if (live() && !writer_.writing() && writer_.has_output()) {
             write_batch(std::exchange(direct, false));
             continue; // a direct write may have completed senders
         }
