@@ -69,8 +69,6 @@ public:
     /// `send_queue_limit` bounds the cost of the queued frames (options::send_queue_limit).
     explicit frame_writer(std::size_t send_queue_limit) noexcept
         : limit_(send_queue_limit) {}
-    frame_writer(const frame_writer&) = delete;
-    frame_writer& operator=(const frame_writer&) = delete;
 
     /// A batch is in flight (begin_batch() to end_batch()).
     bool writing() const noexcept { return writing_; }
