@@ -108,7 +108,7 @@ public:
     template <class MakeNode>
     bool append(Framing& framing, const char* payload, std::size_t size, MakeNode&& make_node) {
         std::array<char, Framing::max_header_size + 1> header;
-        std::array<char, Framing::max_trailer_size + 1> trailer;
+        std::array<char, Framing::max_trailer_size + 1> trailer{}; // {}: GCC cannot tell it is set
         const std::size_t header_size = framing.encode_header(size, header.data());
         const std::size_t trailer_size = framing.encode_trailer(trailer.data());
         const std::size_t bytes = header_size + size + trailer_size;
