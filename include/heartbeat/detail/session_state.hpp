@@ -360,8 +360,6 @@ private:
 
     // Write side: what to write and how far it got (detail/frame_writer.hpp).
     frame_writer<Framing, send_node> writer_;
-    time_point last_write_{};          // last write completed: when our peer last heard from us
-    time_point last_write_progress_{}; // for write_timeout
 
     // The timer, shared by the PING writer and every deadline; what is due is liveness's to say.
     bool timer_waiting_ = false;
