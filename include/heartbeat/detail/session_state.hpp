@@ -1,12 +1,15 @@
-// The shared state behind a heartbeat_session: the stream, the one timer, and the parts it wires
-// (the reader's logic in detail/frame_reader.hpp, liveness, the PING tracker, the completion
-// queue), the write queue and the waiting operations. The session handle owns it; while any internal
-// operation (read, write, timer wait, posted drain) is pending, the state also owns itself, so
-// destroying the handle cancels everything and the last completing operation frees it.
+// The shared state behind a heartbeat_session: the stream, the one timer, the waiting
+// operations, and the parts that own their state: the reader's logic (detail/frame_reader.hpp:
+// the read buffer, the frames held), the writer (detail/frame_writer.hpp: the send queue, the
+// heartbeats to send, the batch in flight), liveness and the PING tracker, the completion queue.
+// The session handle owns it; while any internal operation (read, write, timer wait, posted
+// drain) is pending, the state also owns itself, so destroying the handle cancels everything and
+// the last completing operation frees it.
 //
 // Everything here runs on the stream's executor (use a strand for multi-threaded contexts);
 // only close() may be called from elsewhere, and it posts. The member functions of each
-// operation live in impl/, one file per operation. The application's handlers run only from
+// operation live in impl/, one file per operation; they wire the parts together and do the I/O
+// (impl/write_op.hpp writes what the writer gathered). The application's handlers run only from
 // the completion queue, at the end of a turn (detail/completion_queue.hpp).
 #ifndef HEARTBEAT_DETAIL_SESSION_STATE_HPP
 #define HEARTBEAT_DETAIL_SESSION_STATE_HPP
@@ -17,7 +20,7 @@
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/context_cache.hpp>
 #include <heartbeat/detail/frame_reader.hpp>
-#include <heartbeat/detail/gather_buffers.hpp>
+#include <heartbeat/detail/frame_writer.hpp>
 #include <heartbeat/detail/liveness.hpp>
 #include <heartbeat/detail/ping_tracker.hpp>
 #include <heartbeat/error.hpp>
@@ -27,7 +30,6 @@
 #include <heartbeat/statistics.hpp>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -40,20 +42,6 @@ HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
 struct no_data {};
-
-/// What a queued async_send keeps: its payload and the framing bytes around it.
-template <class Framing>
-struct send_data {
-    std::string payload;
-    std::array<char, Framing::max_header_size + 1> header;
-    std::array<char, Framing::max_trailer_size + 1> trailer;
-    std::uint8_t header_size = 0;
-    std::uint8_t trailer_size = 0;
-    bool writing = false;  // part of the write in flight: too late to cancel
-    bool detached = false; // try_send's frames, framed inside `payload`, nobody to complete
-    std::uint32_t frames = 1;
-    std::size_t cost() const noexcept { return payload.size() + header_size + trailer_size + 64; }
-};
 
 /// One pending internal operation's claim on the state, held by its handler. Moving it moves the
 /// claim; destroying it (after the handler ran, or when an io_context is destroyed with the
@@ -111,14 +99,6 @@ struct internal_handler {
     }
 };
 
-/// A ConstBufferSequence over part of an array, without copying it.
-struct buffer_range {
-    const net::const_buffer* first;
-    const net::const_buffer* last;
-    const net::const_buffer* begin() const noexcept { return first; }
-    const net::const_buffer* end() const noexcept { return last; }
-};
-
 /// `Clock` serves now() and the timer (net::basic_waitable_timer<Clock>); the liveness rules
 /// work on steady_clock's time_point, so Clock must share it (a test's manual clock does).
 template <class Stream, class Framing, class Clock>
@@ -139,6 +119,7 @@ public:
         , opts_((opts.validate(), opts))
         , timer_(stream_.get_executor())
         , cache_(&context_cache::of(stream_.get_executor()))
+        , writer_(opts_.send_queue_limit)
         , pings_(Framing::heartbeat_ids, opts_.min_peer_ping_interval)
         , clocks_(opts_, pings_,
                   reinterpret_cast<std::uintptr_t>(this) ^
@@ -152,7 +133,8 @@ public:
         // Only reached once nothing is pending; nodes left here were never completed.
         while (auto* n = receivers_.pop_front())
             n->destroy();
-        while (auto* n = send_queue_.pop_front())
+        auto sends = writer_.take_all();
+        while (auto* n = sends.pop_front())
             n->destroy();
         if (run_)
             run_->destroy();
@@ -169,6 +151,7 @@ public:
     heartbeat::statistics get_statistics() const {
         const time_point now = clock::now();
         heartbeat::statistics s = stats_;
+        s.pongs_sent = writer_.pongs_sent();
         s.pongs_received = pings_.pongs();
         s.last_rtt = pings_.last_rtt();
         s.smoothed_rtt = pings_.smoothed_rtt();
@@ -237,9 +220,6 @@ private:
         ready_.push(node);
         request_drain();
     }
-    bool has_output() const noexcept {
-        return ping_in_batch_ || pong_pending_ || !send_queue_.empty();
-    }
 
     // impl/read_op.hpp
     void start_read();
@@ -267,13 +247,14 @@ private:
     /// Starts a write of what is pending unless one is in flight; inside a turn, the turn's
     /// end writes. Inline: it runs after every queued frame, and mostly finds nothing to do.
     void start_write() {
-        if (live() && !writing_ && !ready_.in_turn())
+        if (live() && !writer_.writing() && !ready_.in_turn())
             write_batch(false);
     }
     void write_batch(bool direct);
     void write_some(bool direct);
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
+    void drop_send(send_node* node);
     void queue_pong(std::uint64_t id);
 
     // impl/sentry_op.hpp
@@ -387,19 +368,8 @@ private:
     // What waits for the application: completions with their results, the observer's call.
     completion_queue ready_;
 
-    // Write side. Heartbeats and data share this one ordered path.
-    completion_list<send_node> send_queue_;
-    std::size_t send_queue_cost_ = 0;
-    std::size_t batch_frames_ = 0; // data frames of the write in flight (front of send_queue_)
-    bool writing_ = false;
-    bool pong_pending_ = false;
-    std::uint64_t pong_id_ = 0;
-    gather_buffers write_buffers_;
-    std::size_t write_first_ = 0;
-    std::size_t write_last_ = 0;
-    std::array<char, 2 * Framing::max_heartbeat_size> heartbeat_bytes_{};
-    time_point last_write_{};          // last write completed: when our peer last heard from us
-    time_point last_write_progress_{}; // for write_timeout
+    // Write side: what to write and how far it got (detail/frame_writer.hpp).
+    frame_writer<Framing, send_node> writer_;
 
     // The timer, shared by the PING writer and every deadline; what is due is liveness's to say.
     bool timer_waiting_ = false;
@@ -413,8 +383,6 @@ private:
 
     ping_tracker pings_;
     liveness clocks_;
-    bool ping_in_batch_ = false; // a PING is part of the next (or current) write
-    std::uint64_t ping_id_ = 0;  // ...with this id
 
     heartbeat::statistics stats_{};
 };

@@ -49,8 +49,7 @@ void session_state<Stream, Framing, Clock>::peer_finished() {
 /// Ends the session once the application knows of the EOF and everything is written.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::finish_half_close() {
-    if (live() && peer_finished_ && eof_learned_ && !writing_ && !pong_pending_ &&
-        send_queue_.empty())
+    if (live() && peer_finished_ && eof_learned_ && writer_.flushed())
         stop(net::error::eof);
 }
 

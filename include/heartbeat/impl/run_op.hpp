@@ -60,18 +60,7 @@ void session_state<Stream, Framing, Clock>::stop(error_code reason) {
     while (auto* n = receivers_.pop_front())
         complete(n, reason_, std::string());
     // Sends not yet on the wire fail now; the batch in flight fails when its write completes.
-    for (auto* n = send_queue_.front(); n;) {
-        auto* next = n->next;
-        if (!n->data.writing) {
-            send_queue_.erase(n);
-            send_queue_cost_ -= n->data.cost();
-            if (n->data.detached)
-                n->destroy();
-            else
-                complete(n, reason_);
-        }
-        n = next;
-    }
+    writer_.drop_unsent([this](send_node* node) { drop_send(node); });
     // The run completes (and the state may be freed) once a turn has run what is queued: never
     // from inside close(), a cancellation slot or a destructor.
     request_drain();
@@ -110,9 +99,7 @@ void session_state<Stream, Framing, Clock>::abandon_completions() noexcept {
     // Unlinked first: a destroyed handler may destroy the handle, or other sessions.
     auto* run = std::exchange(run_, nullptr);
     completion_list<receive_node> receivers = std::exchange(receivers_, {});
-    completion_list<send_node> sends = std::exchange(send_queue_, {});
-    send_queue_cost_ = 0;
-    batch_frames_ = 0;
+    completion_list<send_node> sends = writer_.take_all();
     auto observer = std::move(health_observer_);
     ready_.discard_all();
     while (auto* n = receivers.pop_front())

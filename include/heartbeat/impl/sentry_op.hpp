@@ -107,9 +107,8 @@ void session_state<Stream, Framing, Clock>::on_timer(error_code ec) {
 
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::send_ping(time_point now) {
-    ping_id_ = pings_.ping_sent(now);
+    writer_.queue_ping(pings_.ping_sent(now));
     clocks_.ping_sent();
-    ping_in_batch_ = true;
     // Written at the turn's end, after on_timer has re-armed the timer: liveness must count the
     // write as started now, or it would find the PING still due and wake again at once.
     clocks_.write_started(now);

@@ -35,7 +35,7 @@ void session_state<Stream, Framing, Clock>::start_shutdown() {
         timer_.async_wait(shutdown_timer_handler{ref(this)});
         // A write in flight owns ssl::stream's output buffer: a close_notify put there now
         // would never be sent. The write's completion starts the shutdown instead.
-        if (writing_) {
+        if (writer_.writing()) {
             shutdown_after_write_ = true;
             return;
         }

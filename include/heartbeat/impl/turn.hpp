@@ -29,7 +29,7 @@ void session_state<Stream, Framing, Clock>::finish_turn() {
         settle_reads(); // may answer PINGs, complete receives or end the session
         if (!ready_.empty())
             continue;
-        if (live() && !writing_ && has_output()) {
+        if (live() && !writer_.writing() && writer_.has_output()) {
             write_batch(std::exchange(direct, false));
             continue; // a direct write may have completed senders
         }
