@@ -28,11 +28,17 @@ TEST_CASE("the health observer reports suspect before dead and healthy on recove
     // The peer speaks again once the session reported it suspect, not after a guessed time:
     // a late timer cannot turn "suspect" into "dead" (200 ms stand between the two). PINGs
     // 20 ms apart are ten times closer than the suspect moment.
-    peer.repeat("PING\n", 20ms, 5)
+    // Each silence is timed just before the last PING is written: the session reads it after
+    // that, so the time is a true lower bound (the write's completion may run late).
+    peer.repeat("PING\n", 20ms, 4)
+        .wait(20ms)
         .call([&] { first_silence = clock::now(); })
+        .write("PING\n")
         .wait_until([&] { return !events.empty(); }) // suspect, not dead
-        .repeat("PING\n", 20ms, 5)
-        .call([&] { second_silence = clock::now(); }) // then silent for good
+        .repeat("PING\n", 20ms, 4)
+        .wait(20ms)
+        .call([&] { second_silence = clock::now(); })
+        .write("PING\n") // then silent for good
         .start();
     peer.start_reading();
     s.set_health_observer([&events](heartbeat::health h) { events.push_back({h, clock::now()}); });
