@@ -211,6 +211,20 @@ private:
     std::string partial_;
 };
 
+/// The run must end with `ec` no earlier than `deadline` after `from`, and at most a tick (the
+/// documented rounding) plus `step` later: time moves to just before it, then on in steps.
+void expect_verdict(rig& t, const recorder& run, const heartbeat::options& o, vtime from,
+                    vclock::duration deadline, error_code ec,
+                    vclock::duration step = std::chrono::microseconds(100)) {
+    t.advance(from + deadline - step - vclock::now(), step);
+    CHECK_FALSE(run.done()); // not before the deadline
+    REQUIRE(t.advance_until([&] { return run.done(); }, 50ms, step));
+    CHECK(run.ec() == ec);
+    INFO("verdict at " << vms(run.when()) << " ms, tick " << vms(vclock::origin() + tick(o)));
+    CHECK(run.when() - from >= deadline);
+    CHECK(run.when() - from <= deadline + tick(o) + step); // within one tick after
+}
+
 /// Options with every clock off, for tests of ordering alone.
 heartbeat::options still_options() {
     heartbeat::options o;
@@ -381,14 +395,7 @@ TEST_CASE("virtual: a silent peer ends the run with timeout at the read deadline
     recorder run;
     const vtime start = vclock::now();
     t.session->async_run(run.done_handler());
-    const auto step = 100us;
-    t.advance(300ms - step, step);
-    CHECK_FALSE(run.done()); // not before the deadline
-    REQUIRE(t.advance_until([&] { return run.done(); }, 50ms, step));
-    CHECK(run.ec() == heartbeat::error::timeout);
-    INFO("verdict at " << vms(run.when()) << " ms, tick " << vms(vclock::origin() + tick(o)));
-    CHECK(run.when() - start >= 300ms);
-    CHECK(run.when() - start <= 300ms + tick(o) + step); // within one tick after
+    expect_verdict(t, run, o, start, 300ms, heartbeat::error::timeout);
     CHECK(t.peer->closed);
     CHECK(t.lines.empty()); // PINGs off: nothing written
 }
@@ -403,13 +410,7 @@ TEST_CASE("virtual: every byte from the peer pushes the read deadline", "[virtua
     t.session->async_run(run.done_handler());
     t.advance(200ms);
     t.peer->give("x"); // one byte, not even a whole frame
-    const auto step = 100us;
-    t.advance(300ms - step, step);
-    CHECK_FALSE(run.done());
-    REQUIRE(t.advance_until([&] { return run.done(); }, 50ms, step));
-    CHECK(run.ec() == heartbeat::error::timeout);
-    CHECK(run.when() - start >= 500ms);
-    CHECK(run.when() - start <= 500ms + tick(o) + step);
+    expect_verdict(t, run, o, start, 500ms, heartbeat::error::timeout);
 }
 
 TEST_CASE("virtual: heartbeats do not count for idle_timeout, a data frame postpones it",
@@ -447,13 +448,7 @@ TEST_CASE("virtual: a peer that stops reading ends the run with write_timeout at
     const auto step = 100us;
     // The first PING's write starts and never progresses.
     REQUIRE(t.advance_until([&] { return t.peer->write_pending(); }, 100ms, step));
-    const vtime write_start = vclock::now();
-    t.advance(200ms - step, step);
-    CHECK_FALSE(run.done());
-    REQUIRE(t.advance_until([&] { return run.done(); }, 50ms, step));
-    CHECK(run.ec() == heartbeat::error::write_timeout);
-    CHECK(run.when() - write_start >= 200ms);
-    CHECK(run.when() - write_start <= 200ms + tick(o) + step);
+    expect_verdict(t, run, o, vclock::now(), 200ms, heartbeat::error::write_timeout, step);
 }
 
 TEST_CASE("virtual: a slow reader that keeps taking bytes never triggers write_timeout",
