@@ -617,10 +617,13 @@ using raw_peer = basic_raw_peer<tcp::socket>;
 
 /// How the peer of a closed session sees the end. Closing a socket that still has unread bytes
 /// (a PING that arrived a moment before) makes the kernel send RST instead of FIN, so a peer
-/// that was talking may read connection_reset rather than eof. Both mean "the other side closed".
-/// Where the closing side provably had nothing unread, tests check for eof exactly.
+/// that was talking may read connection_reset rather than eof. And a peer whose PING timer fires
+/// in the same loop turn as the close, before its read sees the EOF, writes into a closed socket:
+/// broken_pipe (at once over a local socket, after the RST over TCP). All three mean "the other
+/// side closed". Where the closing side provably had nothing unread, tests check for eof exactly.
 inline bool closed_by_peer(const error_code& ec) {
-    return ec == asio::error::eof || ec == asio::error::connection_reset;
+    return ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe;
 }
 
 /// How many times `needle` occurs in `hay` (non-overlapping).
