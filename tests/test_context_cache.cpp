@@ -1,5 +1,5 @@
-// detail::context_cache: the io_context's recycled memory (small blocks, try_send's buffers, the
-// read buffers of idle sessions). Threads come and go while the context lives; several threads
+// detail::context_cache: the io_context's recycled memory (try_send's buffers, the read buffers
+// of idle sessions). Threads come and go while the context lives; several threads
 // run one context; a context destroyed and another made never share a cache. Run under ASan
 // (a cache that outlived its context would be used after free, and one never freed would leak)
 // and TSan (two threads in one cache at once).
@@ -171,38 +171,48 @@ TEST_CASE("a new io_context never uses the cache of a destroyed one", "[context_
     for (int round = 0; round < 4; ++round) {
         asio::io_context ioc;
         context_cache& cache = context_cache::of(ioc.get_executor());
-        void* p = cache.allocate(100);
-        cache.deallocate(p, 100);
-        void* q = cache.allocate(110); // the same size class (97 to 128): the block comes back
-        CHECK(q == p);
-        cache.deallocate(q, 110);
+        CHECK(cache.take_payload().capacity() < 1000); // nothing from the previous round
         std::string buffer;
         buffer.reserve(1000);
+        buffer = "written";
         const char* storage = buffer.data();
         cache.give_payload(std::move(buffer));
         std::string again = cache.take_payload();
         CHECK(again.empty());
         CHECK(again.data() == storage);
+        again.reserve(1000);
         cache.give_payload(std::move(again)); // left to the context's destruction
     }
 }
 
-TEST_CASE("blocks freed on a thread that never allocated are kept until the context goes",
+TEST_CASE("buffers given back on a thread that then exits are kept until the context goes",
           "[context_cache][threads]") {
     asio::io_context ioc;
     context_cache& cache = context_cache::of(ioc.get_executor());
-    std::vector<void*> blocks;
-    for (int i = 0; i < 20; ++i)
-        blocks.push_back(cache.allocate(static_cast<std::size_t>(16 + 24 * i)));
-    // Freed by a thread that then exits: its slot keeps some, the rest go to operator delete,
-    // and the context's destruction frees what the slot kept (LSan reports a leak otherwise).
+    // A thread's slot keeps up to payload_depth buffers, not too large ones, and gives the last
+    // kept first. What it keeps outlives the thread; the context's destruction frees it (LSan
+    // reports a leak otherwise).
     std::thread other([&] {
-        for (std::size_t i = 0; i < blocks.size(); ++i)
-            cache.deallocate(blocks[i], 16 + 24 * i);
+        std::vector<const char*> kept;
+        for (std::size_t i = 0; i < context_cache::payload_depth + 2; ++i) {
+            std::string buffer;
+            buffer.reserve(i == 0 ? context_cache::payload_max_capacity + 1 : 100 + i);
+            if (i > 0 && kept.size() < context_cache::payload_depth)
+                kept.push_back(buffer.data());
+            cache.give_payload(std::move(buffer));
+        }
+        std::vector<std::string> taken;
+        for (std::size_t i = context_cache::payload_depth; i-- > 0;) {
+            taken.push_back(cache.take_payload());
+            CHECK(taken.back().data() == kept[i]);
+        }
+        CHECK(cache.take_payload().capacity() < 100); // the one too large was not kept
+        for (std::size_t i = 0; i < taken.size(); i += 2)
+            cache.give_payload(std::move(taken[i])); // left to the context's destruction
     });
     other.join();
-    void* p = cache.allocate(64); // this thread's own slot
-    cache.deallocate(p, 64);
+    // A thread that never gave any back has none.
+    CHECK(cache.take_payload().capacity() < 100);
 }
 
 TEST_CASE("read buffers: one per reader at a time, reused once given back", "[context_cache]") {

@@ -25,6 +25,7 @@ struct test_node {
     test_node* next = nullptr;
     test_node* prev = nullptr;
     int id = 0;
+    void destroy() {} // the fixture owns the nodes
 };
 
 constexpr std::size_t no_limit = std::size_t{1} << 40;

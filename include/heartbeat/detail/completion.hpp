@@ -15,7 +15,6 @@
 
 #include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
-#include <heartbeat/detail/context_cache.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -28,20 +27,37 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-/// `Data` is what the operation keeps beside its handler (a send keeps its payload). Once its
+/// What an operation keeps beside its handler: a send keeps its payload and its place in the
+/// send queue, a receive its place among the waiting receivers; the run keeps nothing, and
+/// takes no room for it (one is held per idle session).
+struct no_data {};
+struct unlisted {};
+template <class Node, class Data>
+struct completion_data {
+    Data data{};
+    Node* next = nullptr; // the operation's list (send queue, waiting receivers)
+    Node* prev = nullptr;
+};
+template <class Node>
+struct completion_data<Node, no_data> {
+    Node* next = nullptr;
+    Node* prev = nullptr;
+};
+template <class Node>
+struct completion_data<Node, unlisted> {};
+
+/// `Data` is what the operation keeps beside its handler (see completion_data). Once its
 /// result is decided (set_result), the node waits in the session's completion queue
 /// (detail/completion_queue.hpp), which runs it when the session's state is whole.
+///
+/// Its one function pointer (ready_entry::fn) serves the queue and the session alike.
 template <class Data, class... Args>
-class completion : public ready_entry {
+class completion : public ready_entry, public completion_data<completion<Data, Args...>, Data> {
 public:
     using cancel_fn = void (*)(void* context, completion* node, net::cancellation_type type);
 
     completion(const completion&) = delete;
     completion& operator=(const completion&) = delete;
-
-    Data data{};
-    completion* next = nullptr; // the operation's list (send queue, waiting receivers)
-    completion* prev = nullptr;
 
     /// Decides the result; the handler runs when the queue gets to it. A cancellation from
     /// now on finds nothing to cancel.
@@ -52,38 +68,27 @@ public:
     }
     /// Posts the handler with the result set: only for the run's completion, which comes after
     /// the session's state is gone.
-    void post_result() { vtable_->invoke(this, false); }
+    void post_result() { fn(this, action::post, nullptr); }
     /// Frees this node without running the handler (its work is released).
-    void destroy() { vtable_->destroy(this); }
-    /// Makes cancellation through the handler's slot call `fn(context, this, type)`, until the
+    void destroy() { fn(this, action::discard, nullptr); }
+    /// Makes cancellation through the handler's slot call `f(context, this, type)`, until the
     /// result is decided. Does nothing when the handler has no connected slot.
-    void on_cancel(cancel_fn fn, void* context) { vtable_->on_cancel(this, fn, context); }
-    void clear_cancel() { vtable_->clear_cancel(this); }
+    void on_cancel(cancel_fn f, void* context) {
+        cancel_target target{f, context};
+        fn(this, action::connect_cancel, &target);
+    }
+    void clear_cancel() { fn(this, action::clear_cancel, nullptr); }
 
 protected:
-    struct vtable_type {
-        void (*invoke)(completion*, bool here);
-        void (*destroy)(completion*);
-        void (*on_cancel)(completion*, cancel_fn, void*);
-        void (*clear_cancel)(completion*);
+    struct cancel_target {
+        cancel_fn fn;
+        void* context;
     };
-    completion(const vtable_type* vt, bool is_receive) noexcept
-        : ready_entry(&queued_action, is_receive)
-        , vtable_(vt) {}
+    completion(function f, bool is_receive, bool here) noexcept
+        : ready_entry(f, is_receive, here) {}
     ~completion() = default;
 
     std::tuple<Args...> result_{};
-
-private:
-    static void queued_action(ready_entry* e, ready_entry::action a) {
-        auto* self = static_cast<completion*>(e);
-        if (a == ready_entry::action::run)
-            self->vtable_->invoke(self, true);
-        else
-            self->vtable_->destroy(self);
-    }
-
-    const vtable_type* vtable_;
 };
 
 /// Nodes use the handler's allocator; a handler without one (or with std::allocator) gets Asio's
@@ -115,12 +120,11 @@ class completion_impl final : public completion<Data, Args...> {
 public:
     template <class H>
     completion_impl(H&& handler, const IoExecutor& io_ex, bool is_receive)
-        : base(&vtable_instance, is_receive)
+        : base(&act, is_receive, same_executor(handler, io_ex))
         , work_(net::prefer(net::get_associated_executor(handler, io_ex),
                             net::execution::outstanding_work.tracked))
         , handler_(std::forward<H>(handler))
-        , slot_(net::get_associated_cancellation_slot(handler_))
-        , same_executor_(same_executor(handler_, io_ex)) {}
+        , slot_(net::get_associated_cancellation_slot(handler_)) {}
 
     static allocator_type node_alloc(const Handler& handler) noexcept {
         return allocator_traits::get(
@@ -150,25 +154,38 @@ private:
         void operator()(net::cancellation_type type) const { fn(context, node, type); }
     };
 
-    static void do_on_cancel(base* b, typename base::cancel_fn fn, void* context) {
-        auto* self = static_cast<completion_impl*>(b);
-        if (self->slot_.is_connected())
-            self->slot_.template emplace<cancel_handler>(cancel_handler{fn, context, b});
-    }
-
-    static void do_clear_cancel(base* b) {
-        auto* self = static_cast<completion_impl*>(b);
-        if (self->slot_.is_connected())
-            self->slot_.clear();
+    static void act(ready_entry* e, ready_entry::action a, void* arg) {
+        auto* self = static_cast<completion_impl*>(e);
+        switch (a) {
+        case ready_entry::action::run:
+            invoke(self, true);
+            break;
+        case ready_entry::action::post:
+            invoke(self, false);
+            break;
+        case ready_entry::action::discard:
+            free(self, node_alloc(self->handler_));
+            break;
+        case ready_entry::action::connect_cancel:
+            if (self->slot_.is_connected()) {
+                const auto& target = *static_cast<typename base::cancel_target*>(arg);
+                self->slot_.template emplace<cancel_handler>(
+                    cancel_handler{target.fn, target.context, self});
+            }
+            break;
+        case ready_entry::action::clear_cancel:
+            if (self->slot_.is_connected())
+                self->slot_.clear();
+            break;
+        }
     }
 
     /// `here`: from the session's completion queue, in a handler running on the session's
     /// executor; a handler on that same executor then runs right here.
-    static void do_invoke(base* b, bool here) {
-        auto* self = static_cast<completion_impl*>(b);
+    static void invoke(completion_impl* self, bool here) {
         // Move everything out and free the node first, so the handler may start another
         // operation that reuses this memory.
-        const bool direct = here && self->same_executor_;
+        const bool direct = here && self->here;
         work_executor ex(std::move(self->work_));
         Handler handler(std::move(self->handler_));
         std::tuple<Args...> result(std::move(self->result_));
@@ -193,11 +210,6 @@ private:
             return false;
     }
 
-    static void do_destroy(base* b) {
-        auto* self = static_cast<completion_impl*>(b);
-        free(self, node_alloc(self->handler_));
-    }
-
     static void free(completion_impl* p, const allocator_type& handler_alloc) {
         if (p->slot_.is_connected())
             p->slot_.clear();
@@ -206,46 +218,37 @@ private:
         std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
     }
 
-    static constexpr typename base::vtable_type vtable_instance{&do_invoke, &do_destroy,
-                                                                &do_on_cancel, &do_clear_cancel};
-
     work_executor work_;
     Handler handler_;
     slot_type slot_;
-    bool same_executor_;
 };
 
 /// A node nobody waits for (frames queued by try_send): never queued for completion, only
-/// destroyed once written, so it holds no executor, no work and no handler.
+/// destroyed once written, so it holds no executor, no work and no handler. Its memory is
+/// recycled as Asio's own operations' is.
 template <class Data, class... Args>
 class detached_completion final : public completion<Data, Args...> {
     using base = completion<Data, Args...>;
+    using allocator = net::recycling_allocator<detached_completion>;
 
 public:
-    static detached_completion* create(context_cache& cache) {
-        void* p = cache.allocate(sizeof(detached_completion));
-        return ::new (p) detached_completion(cache);
+    static detached_completion* create() {
+        allocator alloc;
+        return ::new (static_cast<void*>(alloc.allocate(1))) detached_completion();
     }
 
 private:
-    explicit detached_completion(context_cache& cache) noexcept
-        : base(&vtable_instance, false)
-        , cache_(cache) {}
+    detached_completion() noexcept
+        : base(&act, false, false) {}
 
-    static void do_invoke(base* b, bool) { do_destroy(b); }
-    static void do_destroy(base* b) {
-        auto* self = static_cast<detached_completion*>(b);
-        context_cache& cache = self->cache_;
-        self->~detached_completion();
-        cache.deallocate(self, sizeof(detached_completion));
+    static void act(ready_entry* e, ready_entry::action a, void*) {
+        // Written, or dropped: either way freed. It has no handler, so nothing to cancel.
+        if (a == ready_entry::action::run || a == ready_entry::action::discard) {
+            auto* self = static_cast<detached_completion*>(e);
+            self->~detached_completion();
+            allocator().deallocate(self, 1);
+        }
     }
-    static void do_on_cancel(base*, typename base::cancel_fn, void*) {}
-    static void do_clear_cancel(base*) {}
-
-    static constexpr typename base::vtable_type vtable_instance{&do_invoke, &do_destroy,
-                                                                &do_on_cancel, &do_clear_cancel};
-
-    context_cache& cache_;
 };
 
 /// An intrusive FIFO of completions; it owns none of them.

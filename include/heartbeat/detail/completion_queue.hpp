@@ -19,18 +19,21 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-/// Something the queue can run or, when its io_context is gone, discard without running.
+/// Something the queue can run or, when its io_context is gone, discard without running. A
+/// completion's function also serves the session's other requests (detail/completion.hpp).
 struct ready_entry {
-    enum class action : std::uint8_t { run, discard };
-    using function = void (*)(ready_entry*, action);
+    enum class action : std::uint8_t { run, discard, post, connect_cancel, clear_cancel };
+    using function = void (*)(ready_entry*, action, void* arg);
 
-    explicit ready_entry(function f, bool is_receive = false) noexcept
+    explicit ready_entry(function f, bool is_receive = false, bool runs_here = true) noexcept
         : fn(f)
-        , receive(is_receive) {}
+        , receive(is_receive)
+        , here(runs_here) {}
 
     ready_entry* next_ready = nullptr;
     function fn;
     bool receive; // a receive completion: try_receive must not overtake it
+    bool here;    // runs right in the drain; else its handler is dispatched to its executor
     bool queued = false;
 };
 
@@ -70,14 +73,14 @@ public:
         ready_entry* e = pop();
         if (!e)
             return false;
-        e->fn(e, ready_entry::action::run);
+        e->fn(e, ready_entry::action::run, nullptr);
         return true;
     }
 
     /// Drops every entry unrun (their io_context is being destroyed).
     void discard_all() noexcept {
         while (ready_entry* e = pop())
-            e->fn(e, ready_entry::action::discard);
+            e->fn(e, ready_entry::action::discard, nullptr);
     }
 
     // Turns. A turn is under way while one of the session's own handlers runs; a drain is posted

@@ -121,12 +121,22 @@ public:
         const std::size_t cost = join ? bytes : bytes + data_type::node_cost;
         if (!queue_.empty() && cost_ + cost > limit_)
             return false;
+        // Room first: should it fail to allocate, nothing has changed (no partial frame in the
+        // buffer, no node lost).
         if (join) {
+            std::string& buffer = node->data.payload;
+            if (buffer.capacity() - buffer.size() < bytes)
+                buffer.reserve(buffer.size() + bytes); // grows geometrically
             ++node->data.frames;
         } else {
             node = make_node();
+            try {
+                node->data.payload.reserve(bytes);
+            } catch (...) {
+                node->destroy();
+                throw;
+            }
             node->data.detached = true;
-            node->data.payload.reserve(bytes);
             queue_.push_back(node);
         }
         // One out-of-line call per frame: the framing bytes are few (none, or one '\n').

@@ -41,8 +41,6 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-struct no_data {};
-
 /// One pending internal operation's claim on the state, held by its handler. Moving it moves the
 /// claim; destroying it (after the handler ran, or when an io_context is destroyed with the
 /// handler unrun) gives the claim back, so the state is freed exactly when nothing refers to it.
@@ -53,43 +51,41 @@ template <class State>
 class op_ref {
 public:
     explicit op_ref(State* state) noexcept
-        : state_(state) {
-        state_->hold();
+        : bits_(reinterpret_cast<std::uintptr_t>(state)) {
+        static_assert(alignof(State) >= 2, "the low bit of the pointer holds `invoked`");
+        state->hold();
     }
     op_ref(op_ref&& other) noexcept
-        : state_(std::exchange(other.state_, nullptr))
-        , invoked_(other.invoked_) {}
+        : bits_(std::exchange(other.bits_, 0)) {}
     op_ref(const op_ref&) = delete;
     op_ref& operator=(const op_ref&) = delete;
     op_ref& operator=(op_ref&&) = delete;
     ~op_ref() {
-        if (state_)
-            state_->release(invoked_);
+        if (bits_)
+            state()->release((bits_ & invoked_bit) != 0);
     }
-    State* operator->() const noexcept { return state_; }
+    State* operator->() const noexcept { return state(); }
     /// The handler holding this claim is running (not merely being destroyed).
-    void invoked() noexcept { invoked_ = true; }
+    void invoked() noexcept { bits_ |= invoked_bit; }
 
 private:
-    State* state_;
-    bool invoked_ = false;
+    static constexpr std::uintptr_t invoked_bit = 1;
+    State* state() const noexcept { return reinterpret_cast<State*>(bits_ & ~invoked_bit); }
+
+    // The state's address and, in its low bit, `invoked`: one word, so that each of the
+    // session's Asio operations is a size class smaller.
+    std::uintptr_t bits_;
 };
 
 /// The completion handler of one of the session's own Asio operations: it holds a claim on the
-/// state, has Asio allocate the operation from the context's cache, and runs one turn of the
-/// session with the state's member `Step` (see detail/completion_queue.hpp). The claim is given
-/// back after the turn.
+/// state and runs one turn of the session with the state's member `Step` (see
+/// detail/completion_queue.hpp). The claim is given back after the turn. It has no allocator of
+/// its own: Asio recycles the operation's memory through the thread inside run().
 template <class State, auto Step>
 struct internal_handler {
     op_ref<State> self;
-    // A copy, not read through `self`: Asio asks for the allocator after destroying a handler
-    // that never ran, whose claim may have been the state's last.
-    context_cache* cache;
     explicit internal_handler(op_ref<State> claim) noexcept
-        : self(std::move(claim))
-        , cache(self->cache_) {}
-    using allocator_type = cached_allocator<void>;
-    allocator_type get_allocator() const noexcept { return allocator_type(cache); }
+        : self(std::move(claim)) {}
 
     template <class... Results>
     void operator()(Results... results) {
@@ -109,7 +105,7 @@ public:
     using time_point = typename clock::time_point;
     static_assert(std::is_same_v<time_point, std::chrono::steady_clock::time_point>,
                   "heartbeat_session's Clock must use std::chrono::steady_clock::time_point");
-    using run_node = completion<no_data, error_code>;
+    using run_node = completion<unlisted, error_code>;
     using send_node = completion<send_data<Framing>, error_code>;
     using receive_node = completion<no_data, error_code, std::string>;
 
@@ -313,7 +309,7 @@ private:
         explicit observer_call(session_state* s) noexcept
             : ready_entry(&act)
             , state(s) {}
-        static void act(ready_entry* e, action a) {
+        static void act(ready_entry* e, action a, void*) {
             if (a == action::run)
                 static_cast<observer_call*>(e)->state->notify_observer();
         }

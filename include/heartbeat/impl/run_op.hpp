@@ -12,7 +12,7 @@ namespace detail {
 template <class Stream, class Framing, class Clock>
 template <class Handler>
 void session_state<Stream, Framing, Clock>::start_run(Handler&& handler) {
-    using node_type = completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code>;
+    using node_type = completion_impl<std::decay_t<Handler>, executor_type, unlisted, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
     if (ran_) { // a session runs once
         complete(node, error::already_running);

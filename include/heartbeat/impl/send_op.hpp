@@ -44,9 +44,8 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
     if (error_code ec = framing_.validate(payload, size))
         return ec;
     const bool queued = writer_.append(framing_, payload, size, [this] {
-        context_cache& cache = *cache_; // read once: not reloaded after the allocation
-        auto* node = detached_completion<send_data<Framing>, error_code>::create(cache);
-        node->data.payload = cache.take_payload(); // a written buffer's capacity, again
+        auto* node = detached_completion<send_data<Framing>, error_code>::create();
+        node->data.payload = cache_->take_payload(); // a written buffer's capacity, again
         return node;
     });
     if (!queued)
