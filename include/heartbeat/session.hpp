@@ -54,7 +54,7 @@ public:
     /// Takes ownership of `stream`. Throws std::invalid_argument when `opts` is invalid.
     explicit heartbeat_session(Stream stream, const heartbeat::options& opts = heartbeat::options(),
                                Framing framing = Framing())
-        : state_(std::make_shared<state_type>(std::move(stream), opts, std::move(framing))) {}
+        : state_(new state_type(std::move(stream), opts, std::move(framing))) {}
 
     heartbeat_session(heartbeat_session&&) noexcept = default;
     // NOLINTNEXTLINE(bugprone-exception-escape): see abandon()
@@ -181,7 +181,7 @@ private:
 
     /// The state, which a moved-from session no longer has: using one is a bug of the caller.
     state_type& state() const noexcept {
-        HEARTBEAT_ASSERT(state_ != nullptr, "heartbeat_session used after it was moved from");
+        HEARTBEAT_ASSERT(state_, "heartbeat_session used after it was moved from");
         return *state_;
     }
 
@@ -192,7 +192,7 @@ private:
             state_->stop(net::error::operation_aborted);
     }
 
-    std::shared_ptr<state_type> state_;
+    detail::state_owner<state_type> state_;
 };
 
 HEARTBEAT_NAMESPACE_END

@@ -303,17 +303,18 @@ public:
 private:
     completion_list<Node> queue_;
     const std::size_t limit_;
-    std::size_t cost_ = 0;         // what send_queue_limit bounds: data_type::cost() of each
-    std::size_t batch_frames_ = 0; // nodes of the batch: the front of queue_
+    std::size_t cost_ = 0; // what send_queue_limit bounds: data_type::cost() of each
     std::uint64_t ping_id_ = 0;
     std::uint64_t pong_id_ = 0;
     std::uint64_t pongs_sent_ = 0;
     gather_buffers buffers_; // the batch
-    std::size_t first_ = 0;  // the first buffer not yet wholly written
     std::array<char, 2 * Framing::max_heartbeat_size> heartbeat_bytes_{};
     bool writing_ = false;
     bool ping_queued_ = false; // a PING is part of the next (or current) batch
     bool pong_pending_ = false;
+    // Both bounded by gather_buffers::max_capacity.
+    std::uint32_t batch_frames_ = 0; // nodes of the batch: the front of queue_
+    std::uint32_t first_ = 0;        // the first buffer not yet wholly written
 };
 
 } // namespace detail

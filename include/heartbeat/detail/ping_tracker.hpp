@@ -34,7 +34,7 @@ public:
         ++unanswered_;
         ++next_id_;
         if (count_ == max_tracked) { // forget the oldest
-            head_ = (head_ + 1) % max_tracked;
+            head_ = static_cast<std::uint8_t>((head_ + 1) % max_tracked);
             --count_;
         }
         pings_[(head_ + count_) % max_tracked] = record{next_id_, now};
@@ -50,7 +50,7 @@ public:
     /// Returns whether it answered anything (not unsolicited, not for a forgotten PING).
     bool pong_received(std::uint64_t id, time_point now) noexcept {
         ++pongs_;
-        std::size_t answered = 0;
+        std::uint8_t answered = 0;
         time_point sent{};
         while (answered < count_) {
             const record& r = pings_[(head_ + answered) % max_tracked];
@@ -64,8 +64,8 @@ public:
         }
         if (answered == 0)
             return false;
-        head_ = (head_ + answered) % max_tracked;
-        count_ -= answered;
+        head_ = static_cast<std::uint8_t>((head_ + answered) % max_tracked);
+        count_ = static_cast<std::uint8_t>(count_ - answered);
         unanswered_ = 0;
         add_sample(now - sent);
         return true;
@@ -121,9 +121,6 @@ private:
     }
 
     std::array<record, max_tracked> pings_{};
-    std::size_t head_ = 0;
-    std::size_t count_ = 0;
-    std::size_t unanswered_ = 0;
     std::uint64_t next_id_ = 0;
     std::uint64_t pongs_ = 0;
     duration last_rtt_{};
@@ -131,6 +128,9 @@ private:
     duration rttvar_{};
     duration min_peer_interval_;
     time_point last_peer_ping_{};
+    std::uint32_t unanswered_ = 0; // beyond 4 billion PINGs a session has long been dead
+    std::uint8_t head_ = 0;
+    std::uint8_t count_ = 0;
     std::uint8_t strikes_ = 0;
     bool ids_;
 };

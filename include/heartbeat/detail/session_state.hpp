@@ -30,6 +30,7 @@
 #include <heartbeat/statistics.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,46 @@
 
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
+
+/// The application's claim on the state: held by the session handle, and by a close() on its
+/// way to the session's executor. Copying it is safe from any thread (close() copies); it is
+/// given back on the session's executor (or where its io_context is destroyed). The state is
+/// freed when the last of these claims and of the operations' claims (op_ref) is given back.
+template <class State>
+class state_owner {
+public:
+    state_owner() noexcept = default;
+    /// Adopts a state just made, which starts with one owner.
+    explicit state_owner(State* fresh) noexcept
+        : state_(fresh) {}
+    state_owner(const state_owner& other) noexcept
+        : state_(other.state_) {
+        if (state_)
+            state_->owners_.fetch_add(1, std::memory_order_relaxed);
+    }
+    state_owner(state_owner&& other) noexcept
+        : state_(std::exchange(other.state_, nullptr)) {}
+    state_owner& operator=(const state_owner&) = delete;
+    state_owner& operator=(state_owner&& other) noexcept {
+        if (this != &other) {
+            reset();
+            state_ = std::exchange(other.state_, nullptr);
+        }
+        return *this;
+    }
+    ~state_owner() { reset(); }
+
+    void reset() noexcept {
+        if (State* s = std::exchange(state_, nullptr))
+            s->owner_released();
+    }
+    State* operator->() const noexcept { return state_; }
+    State& operator*() const noexcept { return *state_; }
+    explicit operator bool() const noexcept { return state_ != nullptr; }
+
+private:
+    State* state_ = nullptr;
+};
 
 /// One pending internal operation's claim on the state, held by its handler. Moving it moves the
 /// claim; destroying it (after the handler ran, or when an io_context is destroyed with the
@@ -98,7 +139,7 @@ struct internal_handler {
 /// `Clock` serves now() and the timer (net::basic_waitable_timer<Clock>); the liveness rules
 /// work on steady_clock's time_point, so Clock must share it (a test's manual clock does).
 template <class Stream, class Framing, class Clock>
-class session_state : public std::enable_shared_from_this<session_state<Stream, Framing, Clock>> {
+class session_state {
 public:
     using executor_type = typename Stream::executor_type;
     using clock = Clock;
@@ -146,7 +187,13 @@ public:
 
     heartbeat::statistics get_statistics() const {
         const time_point now = clock::now();
-        heartbeat::statistics s = stats_;
+        heartbeat::statistics s;
+        s.pings_sent = counts_.pings_sent;
+        s.pings_received = counts_.pings_received;
+        s.frames_received = counts_.frames_received;
+        s.frames_sent = counts_.frames_sent;
+        s.bytes_received = counts_.bytes_received;
+        s.bytes_sent = counts_.bytes_sent;
         s.pongs_sent = writer_.pongs_sent();
         s.pongs_received = pings_.pongs();
         s.last_rtt = pings_.last_rtt();
@@ -159,11 +206,16 @@ public:
     }
 
     void set_health_observer(std::function<void(health)> observer) {
-        observer_replaced_ = true; // an observer running now is not put back (update_health)
-        health_observer_ =
-            observer ? std::make_unique<std::function<void(health)>>(std::move(observer)) : nullptr;
-        clocks_.watch_health(health_observer_ != nullptr, clock::now());
-        if (health_observer_)
+        const bool watching = observer != nullptr;
+        if (!observer_) {
+            if (!watching)
+                return;
+            observer_ = std::make_unique<health_observer>(this);
+        }
+        observer_->replaced = true; // an observer running now is not put back (notify_observer)
+        observer_->function = std::move(observer);
+        clocks_.watch_health(watching, clock::now());
+        if (watching)
             rearm();
     }
 
@@ -192,14 +244,18 @@ private:
     template <class, auto>
     friend struct internal_handler;
     friend class op_ref<session_state>;
+    friend class state_owner<session_state>;
     using ref = op_ref<session_state>;
 
-    // Internal operations keep the state alive through self_ while any is pending.
-    void hold() {
-        if (pending_++ == 0)
-            self_ = this->shared_from_this();
-    }
+    // The state is freed once neither the application (state_owner) nor a pending internal
+    // operation (op_ref) holds it. Two counts, so that only the application's, which close()
+    // changes from any thread, is atomic: the operations' changes a few times per frame.
+    void hold() noexcept { ++pending_; }
     void release(bool invoked);
+    void owner_released() noexcept {
+        if (owners_.fetch_sub(1, std::memory_order_acq_rel) == 1 && pending_ == 0)
+            delete this;
+    }
     void abandon_completions() noexcept;
 
     // Turns and the completion queue (detail/completion_queue.hpp).
@@ -303,17 +359,22 @@ private:
         bool finished = false;
     };
 
-    /// The health observer's place in the completion queue: at most one call queued, which
-    /// reports the health as it is when the call runs.
-    struct observer_call : ready_entry {
-        explicit observer_call(session_state* s) noexcept
+    /// The health observer, made when the first is set and kept until the state goes (its
+    /// call may be queued while the application replaces or removes the function). Its place in
+    /// the completion queue: at most one call queued, which reports the health as it is when the
+    /// call runs.
+    struct health_observer : ready_entry {
+        explicit health_observer(session_state* s) noexcept
             : ready_entry(&act)
             , state(s) {}
         static void act(ready_entry* e, action a, void*) {
             if (a == action::run)
-                static_cast<observer_call*>(e)->state->notify_observer();
+                static_cast<health_observer*>(e)->state->notify_observer();
         }
         session_state* state;
+        std::function<void(health)> function;
+        health told = health::healthy; // what the function was last told
+        bool replaced = false;         // set_health_observer ran while the function ran
     };
 
     /// What the reader reports while it decodes (detail/frame_reader.hpp), with the time of the
@@ -327,7 +388,7 @@ private:
         void failed(error_code ec) { s.stop(ec); }
         void data_frame() noexcept {
             s.clocks_.frame_received(now);
-            ++s.stats_.frames_received;
+            ++s.counts_.frames_received;
         }
         bool deliver(const char* payload, std::size_t size) { return s.deliver(payload, size); }
         void paused() noexcept { s.clocks_.reading_paused(); }
@@ -337,28 +398,33 @@ private:
     Framing framing_;
     const options opts_;
     net::basic_waitable_timer<Clock> timer_;
-    context_cache* cache_; // the io_context's recycled memory (detail/context_cache.hpp)
+    context_cache* cache_; // the io_context's spare buffers (detail/context_cache.hpp)
 
     // Lifetime.
-    std::shared_ptr<session_state> self_;
-    std::size_t pending_ = 0;
-    phase phase_ = phase::idle;
-    error_code reason_;
     run_node* run_ = nullptr;
+    error_code reason_;
+    std::atomic<std::uint32_t> owners_{1}; // state_owner claims (the handle, close()s posted)
+    std::uint32_t pending_ = 0;            // op_ref claims (internal operations pending)
+    phase phase_ = phase::idle;
     bool ran_ = false;
     bool shutting_down_ = false;        // the stream's goodbye is due or in flight
     bool shutdown_after_write_ = false; // ...and waits for the write in flight
 
-    // Read side: the bytes-to-frames logic and the frames held (detail/frame_reader.hpp), the
-    // reads (impl/read_op.hpp).
-    frame_reader<Framing> reader_{opts_};
+    // Read side: the reads (impl/read_op.hpp).
     bool reading_ = false;
-    bool readiness_ = false;       // wait for readiness, then read into the thread's scratch buffer
+    bool readiness_ = false;       // wait for readiness, then read into a shared scratch buffer
     bool flowing_ = false;         // ...except while bytes keep coming: see note_flow()
     bool receive_started_ = false; // the application has called async_receive
     // Half-close (impl/half_close.hpp): the peer's EOF arrived, the reader stopped for good.
     bool peer_finished_ = false;
     bool eof_learned_ = false; // ...and the application knows: nothing more will be sent to it
+
+    // The timer, shared by the PING writer and every deadline; what is due is liveness's to say.
+    bool timer_waiting_ = false;
+    time_point timer_expiry_{};
+
+    // The bytes-to-frames logic and the frames held (detail/frame_reader.hpp).
+    frame_reader<Framing> reader_{opts_};
     completion_list<receive_node> receivers_;
 
     // What waits for the application: completions with their results, the observer's call.
@@ -367,20 +433,21 @@ private:
     // Write side: what to write and how far it got (detail/frame_writer.hpp).
     frame_writer<Framing, send_node> writer_;
 
-    // The timer, shared by the PING writer and every deadline; what is due is liveness's to say.
-    bool timer_waiting_ = false;
-    time_point timer_expiry_{};
-
     // Suspect before dead; the observer costs one pointer when unused.
-    bool observer_replaced_ = false;
-    health observed_ = health::healthy; // what the observer was last told
-    std::unique_ptr<std::function<void(health)>> health_observer_;
-    observer_call observer_call_{this};
+    std::unique_ptr<health_observer> observer_;
 
     ping_tracker pings_;
     liveness clocks_;
 
-    heartbeat::statistics stats_{};
+    // The counters of statistics that no part keeps.
+    struct counters {
+        std::uint64_t pings_sent = 0;
+        std::uint64_t pings_received = 0;
+        std::uint64_t frames_received = 0;
+        std::uint64_t frames_sent = 0;
+        std::uint64_t bytes_received = 0;
+        std::uint64_t bytes_sent = 0;
+    } counts_;
 };
 
 } // namespace detail

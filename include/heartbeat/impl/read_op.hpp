@@ -180,7 +180,7 @@ template <class Stream, class Framing, class Clock>
 auto session_state<Stream, Framing, Clock>::bytes_read(std::size_t n) -> time_point {
     const time_point now = clock::now();
     clocks_.bytes_received(now);
-    stats_.bytes_received += n;
+    counts_.bytes_received += n;
     return now;
 }
 
@@ -189,7 +189,7 @@ template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::heartbeat_received(const decode_result& r,
                                                                time_point now) {
     if (r.kind == frame_kind::ping) {
-        ++stats_.pings_received;
+        ++counts_.pings_received;
         if (pings_.peer_pinged(now)) {
             stop(error::ping_flood);
             return false;

@@ -84,8 +84,9 @@ void session_state<Stream, Framing, Clock>::release(bool invoked) {
             node->post_result();
         }
     }
-    // Nothing is pending: drop the self-reference. This may free *this, so it comes last.
-    auto last = std::move(self_);
+    // Nothing is pending: freed unless the application still holds it. Last, for that.
+    if (owners_.load(std::memory_order_acquire) == 0)
+        delete this;
 }
 
 /// One of our handlers was destroyed without running: Asio destroys pending handlers when their
@@ -100,7 +101,7 @@ void session_state<Stream, Framing, Clock>::abandon_completions() noexcept {
     auto* run = std::exchange(run_, nullptr);
     completion_list<receive_node> receivers = std::exchange(receivers_, {});
     completion_list<send_node> sends = writer_.take_all();
-    auto observer = std::move(health_observer_);
+    auto observer = std::move(observer_); // its queued call is discarded first
     ready_.discard_all();
     while (auto* n = receivers.pop_front())
         n->destroy();

@@ -44,9 +44,9 @@ void session_state<Stream, Framing, Clock>::rearm() {
 /// The peer's health may have changed: the observer hears of it from the completion queue.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::update_health(time_point now) {
-    if (!clocks_.health_changed(now) || !health_observer_ || observer_call_.queued)
+    if (!clocks_.health_changed(now) || !observer_ || !observer_->function || observer_->queued)
         return;
-    ready_.push(&observer_call_);
+    ready_.push(observer_.get());
     request_drain();
 }
 
@@ -54,15 +54,17 @@ void session_state<Stream, Framing, Clock>::update_health(time_point now) {
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::notify_observer() {
     const health now = clocks_.reported_suspect() ? health::suspect : health::healthy;
-    if (!live() || !health_observer_ || now == observed_)
+    health_observer& o = *observer_; // queued only once made, and kept until the state goes
+    if (!live() || !o.function || now == o.told)
         return;
-    observed_ = now;
+    o.told = now;
     // The observer may replace or remove itself: it must not be destroyed while it runs.
-    auto running = std::move(health_observer_);
-    observer_replaced_ = false;
-    (*running)(now);
-    if (!observer_replaced_)
-        health_observer_ = std::move(running);
+    auto running = std::move(o.function);
+    o.function = nullptr; // a moved-from std::function is not guaranteed empty
+    o.replaced = false;
+    running(now);
+    if (!o.replaced)
+        o.function = std::move(running);
 }
 
 template <class Stream, class Framing, class Clock>

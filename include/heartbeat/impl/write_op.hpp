@@ -77,7 +77,7 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
         return;
     }
     const time_point now = clock::now();
-    stats_.bytes_sent += n;
+    counts_.bytes_sent += n;
     clocks_.write_progressed(now);
     if (!writer_.consume(n)) {
         write_some(false); // partial write: the rest waits for the socket to drain
@@ -87,10 +87,10 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
     const bool ping = writer_.end_batch();
     clocks_.write_done(now);
     if (ping)
-        ++stats_.pings_sent;
+        ++counts_.pings_sent;
     // The senders' handlers run at the turn's end; what they send then joins the next batch.
     writer_.retire_batch([this](send_node* node) {
-        stats_.frames_sent += node->data.frames;
+        counts_.frames_sent += node->data.frames;
         if (node->data.detached) {
             cache_->give_payload(std::move(node->data.payload));
             node->destroy();
