@@ -427,6 +427,44 @@ TEST_CASE("a session's state is freed once its run completed and the handle is g
     CHECK(counted_socket::live() == live_before);
 }
 
+TEST_CASE("a close() on its way keeps the state until it ran, then frees it",
+          "[session][lifetime]") {
+    // close() posts, holding the application's claim on the state: the handle may go before
+    // the posted call runs (the state then outlives it, and the call finds it whole), and the
+    // state is freed with the last of the claims, whichever it is.
+    const int live_before = counted_socket::live();
+    asio::io_context ioc;
+    auto pair = tcp_pair(ioc);
+    raw_peer peer(std::move(pair.b));
+    outcome run;
+    std::optional<counted_session> s;
+    s.emplace(counted_socket(std::move(pair.a)), test_options());
+    s->async_run(run.handler());
+    s->close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+    CHECK(run.ec() == asio::error::operation_aborted);
+    REQUIRE(run_to_completion(ioc)); // nothing of the session is pending now
+    s->close();                      // twice: two claims on their way
+    s->close();
+    s.reset(); // the handle is gone first
+    CHECK(counted_socket::live() == live_before + 1);
+    REQUIRE(run_to_completion(ioc)); // the posted calls find the state whole (ASan)
+    CHECK(counted_socket::live() == live_before);
+
+    // And with the io_context destroyed before the posted close ran: freed with it.
+    {
+        asio::io_context other;
+        auto second = tcp_pair(other);
+        raw_peer other_peer(std::move(second.b));
+        {
+            counted_session s(counted_socket(std::move(second.a)), test_options());
+            s.close();
+        }
+        CHECK(counted_socket::live() == live_before + 1);
+    }
+    CHECK(counted_socket::live() == live_before);
+}
+
 TEST_CASE("destroying the io_context with a session still running frees the session",
           "[session][lifetime]") {
     // The usual end of a program: the session handle goes, then the io_context, without
