@@ -174,7 +174,7 @@ private:
     struct initiate_send {
         state_type* state;
         template <class Handler>
-        void operator()(Handler&& handler, std::string frame) const {
+        void operator()(Handler&& handler, std::string&& frame) const {
             state->start_send(std::move(frame), std::forward<Handler>(handler));
         }
     };

@@ -66,6 +66,10 @@ public:
         result_ = std::forward_as_tuple(std::forward<A>(args)...); // assigned in place
         clear_cancel();
     }
+    /// The result's values, to build in place (a received frame is copied straight into its
+    /// string); then decided().
+    std::tuple<Args...>& result() noexcept { return result_; }
+    void decided() { clear_cancel(); }
     /// Posts the handler with the result set: only for the run's completion, which comes after
     /// the session's state is gone.
     void post_result() { fn(this, action::post, nullptr); }

@@ -229,7 +229,7 @@ public:
 
     // impl/send_op.hpp
     template <class Handler>
-    void start_send(std::string payload, Handler&& handler);
+    void start_send(std::string&& payload, Handler&& handler);
 
     error_code try_send(const char* payload, std::size_t size);
 
@@ -269,6 +269,13 @@ private:
     template <class Node, class... A>
     void complete(Node* node, A&&... args) {
         node->set_result(std::forward<A>(args)...);
+        ready_.push(node);
+        request_drain();
+    }
+    /// complete() for a node whose result was built in place (Node::result()).
+    template <class Node>
+    void complete_in_place(Node* node) {
+        node->decided();
         ready_.push(node);
         request_drain();
     }

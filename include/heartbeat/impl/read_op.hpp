@@ -205,10 +205,12 @@ bool session_state<Stream, Framing, Clock>::heartbeat_received(const decode_resu
 /// A data frame for the receive waiting for it; false when none waits (the reader holds it).
 template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::deliver(const char* payload, std::size_t size) {
-    auto* n = receivers_.pop_front(); // (only waits while nothing is held)
+    auto* n = receivers_.front(); // (only waits while nothing is held)
     if (!n)
         return false;
-    complete(n, error_code(), std::string(payload, size));
+    std::get<1>(n->result()).assign(payload, size); // the one copy (the error stays success)
+    receivers_.pop_front();                         // once the copy could not throw
+    complete_in_place(n);
     return true;
 }
 

@@ -11,7 +11,7 @@ namespace detail {
 
 template <class Stream, class Framing, class Clock>
 template <class Handler>
-void session_state<Stream, Framing, Clock>::start_send(std::string payload, Handler&& handler) {
+void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
