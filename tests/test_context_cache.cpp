@@ -1,5 +1,5 @@
-// detail::context_cache: the io_context's recycled memory (try_send's buffers, the read buffers
-// of idle sessions). Threads come and go while the context lives; several threads
+// detail::context_cache: the io_context's recycled memory (small blocks, try_send's buffers, the
+// read buffers of idle sessions). Threads come and go while the context lives; several threads
 // run one context; a context destroyed and another made never share a cache. Run under ASan
 // (a cache that outlived its context would be used after free, and one never freed would leak)
 // and TSan (two threads in one cache at once).
@@ -172,6 +172,14 @@ TEST_CASE("a new io_context never uses the cache of a destroyed one", "[context_
         asio::io_context ioc;
         context_cache& cache = context_cache::of(ioc.get_executor());
         CHECK(cache.take_payload().capacity() < 1000); // nothing from the previous round
+        void* p = cache.allocate(100);
+        cache.deallocate(p, 100);
+        void* q = cache.allocate(110); // the same size class (97 to 112): the block comes back
+        CHECK(q == p);
+        cache.deallocate(q, 110);
+        void* r = cache.allocate(120); // the next class: another block
+        CHECK(r != p);
+        cache.deallocate(r, 120);
         std::string buffer;
         buffer.reserve(1000);
         buffer = "written";
@@ -213,6 +221,24 @@ TEST_CASE("buffers given back on a thread that then exits are kept until the con
     other.join();
     // A thread that never gave any back has none.
     CHECK(cache.take_payload().capacity() < 100);
+}
+
+TEST_CASE("blocks freed on a thread that never allocated are kept until the context goes",
+          "[context_cache][threads]") {
+    asio::io_context ioc;
+    context_cache& cache = context_cache::of(ioc.get_executor());
+    std::vector<void*> blocks;
+    for (int i = 0; i < 20; ++i)
+        blocks.push_back(cache.allocate(static_cast<std::size_t>(16 + 24 * i)));
+    // Freed by a thread that then exits: its slot keeps some, the rest go to operator delete,
+    // and the context's destruction frees what the slot kept (LSan reports a leak otherwise).
+    std::thread other([&] {
+        for (std::size_t i = 0; i < blocks.size(); ++i)
+            cache.deallocate(blocks[i], 16 + 24 * i);
+    });
+    other.join();
+    void* p = cache.allocate(64); // this thread's own slot
+    cache.deallocate(p, 64);
 }
 
 TEST_CASE("read buffers: one per reader at a time, reused once given back", "[context_cache]") {

@@ -25,7 +25,6 @@ struct test_node {
     test_node* next = nullptr;
     test_node* prev = nullptr;
     int id = 0;
-    void destroy() {} // the fixture owns the nodes
 };
 
 constexpr std::size_t no_limit = std::size_t{1} << 40;
@@ -61,8 +60,11 @@ struct fixture {
     }
     /// try_send; its nodes get ids 100, 101, ...
     bool try_send(const std::string& payload) {
-        return writer.append(framing, payload.data(), payload.size(),
-                             [this] { return make(100 + made++); });
+        return writer.append(framing, payload.data(), payload.size(), [this](std::size_t bytes) {
+            node* n = make(100 + made++);
+            n->data.payload.reserve(bytes);
+            return n;
+        });
     }
 
     /// The bytes left to write, as the stream would see them.

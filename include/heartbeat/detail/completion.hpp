@@ -15,6 +15,7 @@
 
 #include <heartbeat/detail/completion_queue.hpp>
 #include <heartbeat/detail/config.hpp>
+#include <heartbeat/detail/context_cache.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -71,10 +72,10 @@ public:
     std::tuple<Args...>& result() noexcept { return result_; }
     void decided() { clear_cancel(); }
     /// Posts the handler with the result set: only for the run's completion, which comes after
-    /// the session's state is gone.
-    void post_result() { fn(this, action::post, nullptr); }
+    /// the session's state is gone. `memory`: the session's context cache.
+    void post_result(context_cache& memory) { fn(this, action::post, &memory); }
     /// Frees this node without running the handler (its work is released).
-    void destroy() { fn(this, action::discard, nullptr); }
+    void destroy(context_cache& memory) { fn(this, action::discard, &memory); }
     /// Makes cancellation through the handler's slot call `f(context, this, type)`, until the
     /// result is decided. Does nothing when the handler has no connected slot.
     void on_cancel(cancel_fn f, void* context) {
@@ -95,18 +96,13 @@ protected:
     std::tuple<Args...> result_{};
 };
 
-/// Nodes use the handler's allocator; a handler without one (or with std::allocator) gets Asio's
-/// recycling allocator, as Asio's own operations do.
+/// Nodes use the handler's allocator; a handler without one (or with std::allocator) gets the
+/// io_context's small blocks (detail/context_cache.hpp), which the session passes wherever a
+/// node is freed: the node keeps no pointer to them.
 template <class Allocator>
-struct node_allocator_for {
-    using type = Allocator;
-    static type get(const Allocator& a) noexcept { return a; }
-};
+inline constexpr bool is_std_allocator = false;
 template <class T>
-struct node_allocator_for<std::allocator<T>> {
-    using type = net::recycling_allocator<T>;
-    static type get(const std::allocator<T>&) noexcept { return type(); }
-};
+inline constexpr bool is_std_allocator<std::allocator<T>> = true;
 
 template <class Handler, class IoExecutor, class Data, class... Args>
 class completion_impl final : public completion<Data, Args...> {
@@ -115,11 +111,10 @@ class completion_impl final : public completion<Data, Args...> {
     using handler_executor = typename net::associated_executor<Handler, IoExecutor>::type;
     using work_executor = std::decay_t<decltype(net::prefer(
         std::declval<handler_executor>(), net::execution::outstanding_work.tracked))>;
-    using allocator_traits = node_allocator_for<
-        typename net::associated_allocator<Handler, net::recycling_allocator<void>>::type>;
-    using allocator_type = typename allocator_traits::type;
+    using allocator_type = typename net::associated_allocator<Handler>::type;
     using node_allocator =
         typename std::allocator_traits<allocator_type>::template rebind_alloc<completion_impl>;
+    static constexpr bool cached = is_std_allocator<allocator_type>;
 
 public:
     template <class H>
@@ -130,24 +125,19 @@ public:
         , handler_(std::forward<H>(handler))
         , slot_(net::get_associated_cancellation_slot(handler_)) {}
 
-    static allocator_type node_alloc(const Handler& handler) noexcept {
-        return allocator_traits::get(
-            net::get_associated_allocator(handler, net::recycling_allocator<void>()));
-    }
-
-    /// `is_receive`: a receive's completion, which try_receive must not overtake.
+    /// `is_receive`: a receive's completion, which try_receive must not overtake. `memory`:
+    /// the session's context cache, which it passes again wherever the node is freed.
     template <class H>
-    static completion_impl* create(H&& handler, const IoExecutor& io_ex, bool is_receive = false) {
-        node_allocator alloc(node_alloc(handler));
-        completion_impl* p = std::allocator_traits<node_allocator>::allocate(alloc, 1);
+    static completion_impl* create(H&& handler, const IoExecutor& io_ex, context_cache& memory,
+                                   bool is_receive = false) {
+        const allocator_type handler_alloc = net::get_associated_allocator(handler);
+        void* p = allocate(handler_alloc, memory);
         try {
-            std::allocator_traits<node_allocator>::construct(alloc, p, std::forward<H>(handler),
-                                                             io_ex, is_receive);
+            return ::new (p) completion_impl(std::forward<H>(handler), io_ex, is_receive);
         } catch (...) {
-            std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
+            deallocate(static_cast<completion_impl*>(p), handler_alloc, memory);
             throw;
         }
-        return p;
     }
 
 private:
@@ -162,13 +152,14 @@ private:
         auto* self = static_cast<completion_impl*>(e);
         switch (a) {
         case ready_entry::action::run:
-            invoke(self, true);
+            invoke(self, true, *static_cast<context_cache*>(arg));
             break;
         case ready_entry::action::post:
-            invoke(self, false);
+            invoke(self, false, *static_cast<context_cache*>(arg));
             break;
         case ready_entry::action::discard:
-            free(self, node_alloc(self->handler_));
+            free(self, net::get_associated_allocator(self->handler_),
+                 *static_cast<context_cache*>(arg));
             break;
         case ready_entry::action::connect_cancel:
             if (self->slot_.is_connected()) {
@@ -186,14 +177,14 @@ private:
 
     /// `here`: from the session's completion queue, in a handler running on the session's
     /// executor; a handler on that same executor then runs right here.
-    static void invoke(completion_impl* self, bool here) {
+    static void invoke(completion_impl* self, bool here, context_cache& memory) {
         // Move everything out and free the node first, so the handler may start another
         // operation that reuses this memory.
         const bool direct = here && self->here;
         work_executor ex(std::move(self->work_));
         Handler handler(std::move(self->handler_));
         std::tuple<Args...> result(std::move(self->result_));
-        free(self, node_alloc(handler));
+        free(self, net::get_associated_allocator(handler), memory);
         if (direct) {
             std::apply(std::move(handler), std::move(result));
             return;
@@ -214,12 +205,29 @@ private:
             return false;
     }
 
-    static void free(completion_impl* p, const allocator_type& handler_alloc) {
+    static void* allocate(const allocator_type& handler_alloc, context_cache& memory) {
+        if constexpr (cached) {
+            return memory.allocate(sizeof(completion_impl));
+        } else {
+            node_allocator alloc(handler_alloc);
+            return std::allocator_traits<node_allocator>::allocate(alloc, 1);
+        }
+    }
+    static void deallocate(completion_impl* p, const allocator_type& handler_alloc,
+                           context_cache& memory) noexcept {
+        if constexpr (cached) {
+            memory.deallocate(p, sizeof(completion_impl));
+        } else {
+            node_allocator alloc(handler_alloc);
+            std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
+        }
+    }
+    static void free(completion_impl* p, const allocator_type& handler_alloc,
+                     context_cache& memory) {
         if (p->slot_.is_connected())
             p->slot_.clear();
-        node_allocator alloc(handler_alloc);
-        std::allocator_traits<node_allocator>::destroy(alloc, p);
-        std::allocator_traits<node_allocator>::deallocate(alloc, p, 1);
+        p->~completion_impl();
+        deallocate(p, handler_alloc, memory);
     }
 
     work_executor work_;

@@ -68,19 +68,20 @@ public:
     }
 
     /// Runs the next entry; false when there is none. The entry is unlinked first, so its
-    /// handler may queue more (they run after it) or destroy the session's handle.
-    bool run_one() {
+    /// handler may queue more (they run after it) or destroy the session's handle. `memory`:
+    /// what the entries were allocated from, for them to free themselves into.
+    bool run_one(void* memory) {
         ready_entry* e = pop();
         if (!e)
             return false;
-        e->fn(e, ready_entry::action::run, nullptr);
+        e->fn(e, ready_entry::action::run, memory);
         return true;
     }
 
     /// Drops every entry unrun (their io_context is being destroyed).
-    void discard_all() noexcept {
+    void discard_all(void* memory) noexcept {
         while (ready_entry* e = pop())
-            e->fn(e, ready_entry::action::discard, nullptr);
+            e->fn(e, ready_entry::action::discard, memory);
     }
 
     // Turns. A turn is under way while one of the session's own handlers runs; a drain is posted

@@ -9,23 +9,27 @@
 //   run when the context is destroyed, frees everything it holds. That comes after the shutdown
 //   of every service, when every pending operation of the context (and so every session state,
 //   which owns a timer of the context) is gone.
-// - Several threads may run one context (sessions on strands), so try_send's spare payload
+// - Several threads may run one context (sessions on strands), so the small blocks and spare
 //   buffers are kept per thread within the context: a slot each, found through a trivially
 //   destructible thread_local pair (context id, slot), so the hot path takes no lock and a
 //   thread's exit runs nothing. Ids are never reused, so a thread never takes a new context for
 //   a destroyed one. A thread's first use of a context takes a lock to find or make its slot; a
 //   slot outlives its thread (there is no hook at thread exit without a thread_local
 //   destructor) and goes to the next thread with the same std::thread::id, and a context makes
-//   at most max_slots of them (threads beyond keep no spares).
+//   at most max_slots of them (threads beyond use plain new and delete, and take the lock).
+// - What a slot holds: small blocks by size class, for the completion nodes of the
+//   application's operations (a receive and a send per echoed frame: Asio's recycling
+//   allocator, measured, costs about 40 instructions more per allocation than this inline pop),
+//   and spare byte buffers for try_send's frames. Its size classes are malloc's, so a node
+//   takes no more memory than from malloc.
 // - The 64 KiB read buffers idle sessions read into (read_scratch) are not kept per thread, so
 //   that no exited thread keeps one: a reader claims any free one with an atomic exchange and
 //   gives it back after decoding what it read; there are as many as readers at once.
 //
-// Small blocks (the session's own Asio operations, completion nodes, try_send's frame nodes) are
-// not kept here: they use Asio's recycling allocator, which recycles them through the thread
-// inside run() and has no thread_local destructor either. A cache of our own by size class was
-// measured against it: no fewer allocations per echoed frame nor instructions, and its size
-// classes rounded each operation up (32 B more per idle session for most of them).
+// The session's own Asio operations (its reads, writes and timer waits) use Asio's recycling
+// allocator: freeing a block here needs the cache's address, and a word more in each of them
+// would cost an idle session 32 bytes. try_send's frame nodes use it too (they are not per frame:
+// consecutive frames share one).
 #ifndef HEARTBEAT_DETAIL_CONTEXT_CACHE_HPP
 #define HEARTBEAT_DETAIL_CONTEXT_CACHE_HPP
 
@@ -52,11 +56,14 @@
 #include <type_traits>
 #include <utility>
 
-// A thread's first use of a context stays out of line: the hot path is one thread_local read.
+// The slow paths stay out of line, and the hot ones inline where they are used: they run a few
+// times per frame.
 #if defined(_MSC_VER)
 #define HEARTBEAT_DETAIL_NOINLINE __declspec(noinline)
+#define HEARTBEAT_DETAIL_ALWAYS_INLINE __forceinline
 #else
 #define HEARTBEAT_DETAIL_NOINLINE __attribute__((noinline))
+#define HEARTBEAT_DETAIL_ALWAYS_INLINE __attribute__((always_inline)) inline
 #endif
 
 HEARTBEAT_NAMESPACE_BEGIN
@@ -128,6 +135,38 @@ private:
     std::atomic<T*> items_[N] = {};
 };
 
+/// Small blocks by size class: 16-byte granules (malloc's own), up to 512 bytes, a few of each.
+class block_pool {
+public:
+    static constexpr std::size_t granule = 16;
+    static constexpr std::size_t classes = 32; // blocks up to 512 bytes
+    static constexpr std::size_t depth = 8;    // cached blocks per size class
+
+    static bool fits(std::size_t size) noexcept { return size > 0 && size <= granule * classes; }
+    static std::size_t class_of(std::size_t size) noexcept { return (size - 1) / granule; }
+
+    void* take(std::size_t k) noexcept { return count_[k] > 0 ? blocks_[k][--count_[k]] : nullptr; }
+    bool give(std::size_t k, void* p) noexcept {
+        if (count_[k] == depth)
+            return false;
+        blocks_[k][count_[k]++] = p;
+        return true;
+    }
+
+    block_pool() = default;
+    block_pool(const block_pool&) = delete;
+    block_pool& operator=(const block_pool&) = delete;
+    ~block_pool() {
+        for (std::size_t k = 0; k < classes; ++k)
+            while (count_[k] > 0)
+                ::operator delete(blocks_[k][--count_[k]]);
+    }
+
+private:
+    void* blocks_[classes][depth] = {};
+    unsigned char count_[classes] = {};
+};
+
 /// The 64 KiB buffer idle sessions read into (detail/read_scratch.hpp).
 class read_scratch { // NOLINT(cppcoreguidelines-pro-type-member-init): see the constructor
 public:
@@ -149,8 +188,9 @@ private:
 };
 
 class context_cache final : public net::execution_context::service {
-    /// One thread's spare buffers; only that thread touches them.
+    /// One thread's blocks and spare buffers; only that thread touches them.
     struct slot {
+        block_pool blocks;
         std::thread::id owner;
         std::size_t spare_count = 0;
         std::string spare[8];
@@ -187,6 +227,10 @@ public:
         local& l = here();
         if (l.context == id_)
             l = local();
+#if !defined(NDEBUG)
+        HEARTBEAT_ASSERT(outstanding_.load() == 0,
+                         "a block of an io_context's cache outlived its context");
+#endif
         for (std::size_t i = 0; i < slot_count_; ++i)
             delete slots_[i];
     }
@@ -196,6 +240,32 @@ public:
     static context_cache& of(const Executor& ex) {
         net::execution_context& context = net::query(ex, net::execution::context);
         return net::use_service<context_cache>(context);
+    }
+
+    HEARTBEAT_DETAIL_ALWAYS_INLINE void* allocate(std::size_t size) {
+#if !defined(NDEBUG)
+        if (block_pool::fits(size))
+            outstanding_.fetch_add(1, std::memory_order_relaxed);
+#endif
+        if (block_pool::fits(size)) { // the hot path, inline: one thread_local read and a pop
+            const local& l = here();
+            if (l.context == id_) // then l.mine is set
+                if (void* p = l.mine->blocks.take(block_pool::class_of(size)))
+                    return p;
+        }
+        return allocate_slow(size);
+    }
+
+    HEARTBEAT_DETAIL_ALWAYS_INLINE void deallocate(void* p, std::size_t size) noexcept {
+        if (block_pool::fits(size)) {
+#if !defined(NDEBUG)
+            outstanding_.fetch_sub(1, std::memory_order_relaxed);
+#endif
+            const local& l = here();
+            if (l.context == id_ && l.mine->blocks.give(block_pool::class_of(size), p))
+                return;
+        }
+        deallocate_slow(p, size);
     }
 
     /// An empty string, with the capacity of a buffer written out before when there is one.
@@ -223,6 +293,25 @@ public:
     }
 
 private:
+    HEARTBEAT_DETAIL_NOINLINE void* allocate_slow(std::size_t size) {
+        if (block_pool::fits(size)) {
+            const std::size_t k = block_pool::class_of(size);
+            slot* s = mine();
+            void* p = s ? s->blocks.take(k) : nullptr;
+            return p ? p : ::operator new((k + 1) * block_pool::granule);
+        }
+        return ::operator new(size);
+    }
+
+    HEARTBEAT_DETAIL_NOINLINE void deallocate_slow(void* p, std::size_t size) noexcept {
+        if (block_pool::fits(size)) {
+            slot* s = mine();
+            if (s && s->blocks.give(block_pool::class_of(size), p))
+                return;
+        }
+        ::operator delete(p);
+    }
+
     static local& here() noexcept {
         static thread_local local l;
         static_assert(std::is_trivially_destructible_v<decltype(l)>);
@@ -266,12 +355,12 @@ private:
                 }
             }
         }
-        if (found) // else every use comes back here, with a lock, and keeps no spare
+        if (found) // else every use comes back here: plain new and delete, with a lock
             l = local{id_, found};
         return found;
     }
 
-    // Buffers may still come back while the other services destroy their operations; the
+    // Blocks may still come back while the other services destroy their operations; the
     // destructor frees them all.
     void shutdown() override {}
 
@@ -280,6 +369,9 @@ private:
     slot* slots_[max_slots] = {};
     std::size_t slot_count_ = 0;
     claim_pool<read_scratch, max_slots> scratches_;
+#if !defined(NDEBUG)
+    std::atomic<std::ptrdiff_t> outstanding_{0}; // small blocks allocated and not freed
+#endif
 };
 
 } // namespace detail

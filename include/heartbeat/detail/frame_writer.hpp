@@ -103,8 +103,8 @@ public:
     }
 
     /// try_send: appends the framed payload to the last node when that is try_send's and not
-    /// being written, or else to a node from `make_node()`, whose `data.payload` may hold
-    /// capacity to reuse. False: the queue is full.
+    /// being written, or else to a node from `make_node(bytes)`, whose `data.payload` has room
+    /// for `bytes`. False: the queue is full.
     template <class MakeNode>
     bool append(Framing& framing, const char* payload, std::size_t size, MakeNode&& make_node) {
         std::array<char, Framing::max_header_size + 1> header;
@@ -129,13 +129,7 @@ public:
                 buffer.reserve(buffer.size() + bytes); // grows geometrically
             ++node->data.frames;
         } else {
-            node = make_node();
-            try {
-                node->data.payload.reserve(bytes);
-            } catch (...) {
-                node->destroy();
-                throw;
-            }
+            node = make_node(bytes);
             node->data.detached = true;
             queue_.push_back(node);
         }

@@ -169,12 +169,12 @@ public:
         HEARTBEAT_ASSERT(ready_.empty(), "session state freed with completions not run");
         // Only reached once nothing is pending; nodes left here were never completed.
         while (auto* n = receivers_.pop_front())
-            n->destroy();
+            n->destroy(*cache_);
         auto sends = writer_.take_all();
         while (auto* n = sends.pop_front())
-            n->destroy();
+            n->destroy(*cache_);
         if (run_)
-            run_->destroy();
+            run_->destroy(*cache_);
     }
 
     session_state(const session_state&) = delete;
@@ -405,7 +405,7 @@ private:
     Framing framing_;
     const options opts_;
     net::basic_waitable_timer<Clock> timer_;
-    context_cache* cache_; // the io_context's spare buffers (detail/context_cache.hpp)
+    context_cache* cache_; // the io_context's recycled memory (detail/context_cache.hpp)
 
     // Lifetime.
     run_node* run_ = nullptr;

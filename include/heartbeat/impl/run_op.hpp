@@ -13,7 +13,7 @@ template <class Stream, class Framing, class Clock>
 template <class Handler>
 void session_state<Stream, Framing, Clock>::start_run(Handler&& handler) {
     using node_type = completion_impl<std::decay_t<Handler>, executor_type, unlisted, error_code>;
-    auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
+    auto* node = node_type::create(std::forward<Handler>(handler), get_executor(), *cache_);
     if (ran_) { // a session runs once
         complete(node, error::already_running);
         return;
@@ -81,7 +81,7 @@ void session_state<Stream, Framing, Clock>::release(bool invoked) {
             // the state goes away right after.
             auto* node = std::exchange(run_, nullptr);
             node->set_result(reason_);
-            node->post_result();
+            node->post_result(*cache_);
         }
     }
     // Nothing is pending: freed unless the application still holds it. Last, for that.
@@ -102,13 +102,13 @@ void session_state<Stream, Framing, Clock>::abandon_completions() noexcept {
     completion_list<receive_node> receivers = std::exchange(receivers_, {});
     completion_list<send_node> sends = writer_.take_all();
     auto observer = std::move(observer_); // its queued call is discarded first
-    ready_.discard_all();
+    ready_.discard_all(cache_);
     while (auto* n = receivers.pop_front())
-        n->destroy();
+        n->destroy(*cache_);
     while (auto* n = sends.pop_front())
-        n->destroy();
+        n->destroy(*cache_);
     if (run)
-        run->destroy();
+        run->destroy(*cache_);
     observer.reset();
 }
 

@@ -14,7 +14,7 @@ template <class Handler>
 void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
-    auto* node = node_type::create(std::forward<Handler>(handler), get_executor());
+    auto* node = node_type::create(std::forward<Handler>(handler), get_executor(), *cache_);
     if (phase_ == phase::stopping || phase_ == phase::stopped) {
         complete(node, reason_);
         return;
@@ -43,9 +43,11 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
         return error::frame_too_large;
     if (error_code ec = framing_.validate(payload, size))
         return ec;
-    const bool queued = writer_.append(framing_, payload, size, [this] {
+    const bool queued = writer_.append(framing_, payload, size, [this](std::size_t bytes) {
+        std::string buffer = cache_->take_payload(); // a written buffer's capacity, again
+        buffer.reserve(bytes);
         auto* node = detached_completion<send_data<Framing>, error_code>::create();
-        node->data.payload = cache_->take_payload(); // a written buffer's capacity, again
+        node->data.payload = std::move(buffer);
         return node;
     });
     if (!queued)

@@ -93,7 +93,7 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
         counts_.frames_sent += node->data.frames;
         if (node->data.detached) {
             cache_->give_payload(std::move(node->data.payload));
-            node->destroy();
+            node->destroy(*cache_);
         } else {
             complete(node, error_code());
         }
@@ -108,7 +108,7 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::drop_send(send_node* node) {
     if (node->data.detached)
-        node->destroy();
+        node->destroy(*cache_);
     else
         complete(node, reason_);
 }
