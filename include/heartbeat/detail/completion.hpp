@@ -236,29 +236,27 @@ private:
 };
 
 /// A node nobody waits for (frames queued by try_send): never queued for completion, only
-/// destroyed once written, so it holds no executor, no work and no handler. Its memory is
-/// recycled as Asio's own operations' is.
+/// destroyed once written, so it holds no executor, no work and no handler. From the
+/// io_context's small blocks, like the nodes of handlers without an allocator.
 template <class Data, class... Args>
 class detached_completion final : public completion<Data, Args...> {
     using base = completion<Data, Args...>;
-    using allocator = net::recycling_allocator<detached_completion>;
 
 public:
-    static detached_completion* create() {
-        allocator alloc;
-        return ::new (static_cast<void*>(alloc.allocate(1))) detached_completion();
+    static detached_completion* create(context_cache& memory) {
+        return ::new (memory.allocate(sizeof(detached_completion))) detached_completion();
     }
 
 private:
     detached_completion() noexcept
         : base(&act, false, false) {}
 
-    static void act(ready_entry* e, ready_entry::action a, void*) {
+    static void act(ready_entry* e, ready_entry::action a, void* arg) {
         // Written, or dropped: either way freed. It has no handler, so nothing to cancel.
         if (a == ready_entry::action::run || a == ready_entry::action::discard) {
             auto* self = static_cast<detached_completion*>(e);
             self->~detached_completion();
-            allocator().deallocate(self, 1);
+            static_cast<context_cache*>(arg)->deallocate(self, sizeof(detached_completion));
         }
     }
 };

@@ -18,18 +18,18 @@
 //   destructor) and goes to the next thread with the same std::thread::id, and a context makes
 //   at most max_slots of them (threads beyond use plain new and delete, and take the lock).
 // - What a slot holds: small blocks by size class, for the completion nodes of the
-//   application's operations (a receive and a send per echoed frame: Asio's recycling
-//   allocator, measured, costs about 40 instructions more per allocation than this inline pop),
-//   and spare byte buffers for try_send's frames. Its size classes are malloc's, so a node
-//   takes no more memory than from malloc.
+//   application's operations and try_send's frame nodes (a receive and a send per echoed frame:
+//   Asio's recycling allocator, measured, costs about 40 instructions more per allocation than
+//   this inline pop), and spare byte buffers for try_send's frames. Its size classes are malloc's,
+//   so a node takes no more memory than from malloc.
 // - The 64 KiB read buffers idle sessions read into (read_scratch) are not kept per thread, so
 //   that no exited thread keeps one: a reader claims any free one with an atomic exchange and
 //   gives it back after decoding what it read; there are as many as readers at once.
 //
 // The session's own Asio operations (its reads, writes and timer waits) use Asio's recycling
-// allocator: freeing a block here needs the cache's address, and a word more in each of them
-// would cost an idle session 32 bytes. try_send's frame nodes use it too (they are not per frame:
-// consecutive frames share one).
+// allocator: freeing a block here needs the cache's address, which the session passes to its
+// nodes wherever it frees them, but Asio would have to find in each operation: a word more in
+// each would cost an idle session 32 bytes.
 #ifndef HEARTBEAT_DETAIL_CONTEXT_CACHE_HPP
 #define HEARTBEAT_DETAIL_CONTEXT_CACHE_HPP
 

@@ -46,7 +46,7 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
     const bool queued = writer_.append(framing_, payload, size, [this](std::size_t bytes) {
         std::string buffer = cache_->take_payload(); // a written buffer's capacity, again
         buffer.reserve(bytes);
-        auto* node = detached_completion<send_data<Framing>, error_code>::create();
+        auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
         node->data.payload = std::move(buffer);
         return node;
     });
