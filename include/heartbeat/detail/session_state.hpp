@@ -83,39 +83,32 @@ private:
 };
 
 /// One pending internal operation's claim on the state, held by its handler. Moving it moves the
-/// claim; destroying it (after the handler ran, or when an io_context is destroyed with the
-/// handler unrun) gives the claim back, so the state is freed exactly when nothing refers to it.
-/// A claim destroyed before its handler ran (see invoked()) tells the state that its
-/// io_context is going away. The count is not atomic: everything happens on the session's
-/// executor.
+/// claim. When the handler runs, it takes the claim and gives it back after the turn; a claim
+/// destroyed still held means the handler never ran: its io_context is going away. Either way
+/// the state is freed exactly when nothing refers to it. The count is not atomic: everything
+/// happens on the session's executor.
 template <class State>
 class op_ref {
 public:
     explicit op_ref(State* state) noexcept
-        : bits_(reinterpret_cast<std::uintptr_t>(state)) {
-        static_assert(alignof(State) >= 2, "the low bit of the pointer holds `invoked`");
-        state->hold();
+        : state_(state) {
+        state_->hold();
     }
     op_ref(op_ref&& other) noexcept
-        : bits_(std::exchange(other.bits_, 0)) {}
+        : state_(std::exchange(other.state_, nullptr)) {}
     op_ref(const op_ref&) = delete;
     op_ref& operator=(const op_ref&) = delete;
     op_ref& operator=(op_ref&&) = delete;
+    /// Destroyed holding its claim: the handler never ran (see internal_handler).
     ~op_ref() {
-        if (bits_)
-            state()->release((bits_ & invoked_bit) != 0);
+        if (state_)
+            state_->release(false);
     }
-    State* operator->() const noexcept { return state(); }
-    /// The handler holding this claim is running (not merely being destroyed).
-    void invoked() noexcept { bits_ |= invoked_bit; }
+    /// The handler runs: the claim goes to the caller, who gives it back once the turn is over.
+    State* take() noexcept { return std::exchange(state_, nullptr); }
 
 private:
-    static constexpr std::uintptr_t invoked_bit = 1;
-    State* state() const noexcept { return reinterpret_cast<State*>(bits_ & ~invoked_bit); }
-
-    // The state's address and, in its low bit, `invoked`: one word, so that each of the
-    // session's Asio operations is a size class smaller.
-    std::uintptr_t bits_;
+    State* state_; // one word, so that each of the session's Asio operations is small
 };
 
 /// The completion handler of one of the session's own Asio operations: it holds a claim on the
@@ -130,10 +123,22 @@ struct internal_handler {
 
     template <class... Results>
     void operator()(Results... results) {
-        auto claim = std::move(self);
-        claim.invoked();
-        claim->template run_turn<Step>(results...);
+        const invoked_claim claim(self.take());
+        claim.state->template run_turn<Step>(results...);
     }
+
+private:
+    /// The claim of a handler that runs, given back once its turn is over (or left by a throw).
+    struct invoked_claim {
+        explicit invoked_claim(State* s) noexcept
+            : state(s) {}
+        ~invoked_claim() { state->release(true); }
+        invoked_claim(const invoked_claim&) = delete;
+        invoked_claim& operator=(const invoked_claim&) = delete;
+        invoked_claim(invoked_claim&&) = delete;
+        invoked_claim& operator=(invoked_claim&&) = delete;
+        State* state;
+    };
 };
 
 /// `Clock` serves now() and the timer (net::basic_waitable_timer<Clock>); the liveness rules
@@ -213,7 +218,7 @@ public:
             observer_ = std::make_unique<health_observer>(this);
         }
         observer_->replaced = true; // an observer running now is not put back (notify_observer)
-        observer_->function = std::move(observer);
+        observer_->function.swap(observer); // the one replaced goes when this returns
         clocks_.watch_health(watching, clock::now());
         if (watching)
             rearm();
