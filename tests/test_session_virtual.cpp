@@ -1030,6 +1030,41 @@ TEST_CASE("virtual: after the peer's EOF the replies still go out, then the run 
 // =============================================================================================
 // Lifetime.
 
+TEST_CASE("virtual: a pending operation keeps its handler's io_context running until it ran",
+          "[virtual][lifetime]") {
+    rig t(still_options());
+    recorder run, received, sent;
+    SECTION("before the run, on the session's own io_context") {
+        // Nothing of the session is pending yet but the two operations: they are the work.
+        t.session->async_receive(received.frame_handler());
+        t.session->async_send("early", sent.done_handler());
+        t.run();
+        CHECK_FALSE(t.io().stopped());
+        t.session->close();
+        t.run();
+        CHECK(received.ec() == asio::error::operation_aborted);
+        CHECK(sent.ec() == asio::error::operation_aborted);
+        CHECK(t.io().stopped()); // and nothing is left
+    }
+    SECTION("during the run, a handler bound to another io_context") {
+        asio::io_context other;
+        t.session->async_run(run.done_handler());
+        t.session->async_receive(asio::bind_executor(other, received.frame_handler()));
+        t.run();
+        CHECK(other.poll() == 0);
+        CHECK_FALSE(other.stopped()); // the receive waits: work on its handler's context
+        t.peer->give("hello\n");
+        t.run();
+        CHECK_FALSE(received.done()); // dispatched to the other context
+        CHECK(other.poll() == 1);
+        CHECK(received.frame() == "hello");
+        CHECK(other.stopped()); // its work ended with it
+        t.session->close();
+        t.run();
+        CHECK(run.ec() == asio::error::operation_aborted);
+    }
+}
+
 TEST_CASE("virtual: destroying the session with operations pending completes each once, then "
           "frees it",
           "[virtual][lifetime]") {

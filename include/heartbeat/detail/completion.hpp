@@ -96,6 +96,10 @@ protected:
     std::tuple<Args...> result_{};
 };
 
+/// Stands for "no executor" when asking a handler for its associated executor: a handler that
+/// has none gives back this type.
+struct no_executor {};
+
 /// Nodes use the handler's allocator; a handler without one (or with std::allocator) gets the
 /// io_context's small blocks (detail/context_cache.hpp), which the session passes wherever a
 /// node is freed: the node keeps no pointer to them.
@@ -115,25 +119,50 @@ class completion_impl final : public completion<Data, Args...> {
     using node_allocator =
         typename std::allocator_traits<allocator_type>::template rebind_alloc<completion_impl>;
     static constexpr bool cached = is_std_allocator<allocator_type>;
+    // A handler with no executor of its own runs on the I/O executor: known without asking.
+    static constexpr bool on_io_executor =
+        std::is_same_v<typename net::associated_executor<Handler, no_executor>::type,
+                       no_executor>;
 
 public:
-    template <class H>
-    completion_impl(H&& handler, const IoExecutor& io_ex, bool is_receive)
-        : base(&act, is_receive, same_executor(handler, io_ex))
-        , work_(net::prefer(net::get_associated_executor(handler, io_ex),
-                            net::execution::outstanding_work.tracked))
+    /// `io_executor()`: the session's I/O executor, asked for only when the handler has an
+    /// executor of its own to compare it with, or needs work on it. `work_covered`: the session
+    /// keeps work on that executor while this node is pending (see owns_work).
+    template <class H, class GetIoExecutor>
+    completion_impl(H&& handler, const GetIoExecutor& io_executor, bool is_receive,
+                    bool work_covered)
+        : base(&act, is_receive, false)
         , handler_(std::forward<H>(handler))
-        , slot_(net::get_associated_cancellation_slot(handler_)) {}
+        , slot_(net::get_associated_cancellation_slot(handler_)) {
+        if constexpr (on_io_executor) {
+            this->here = true;
+            if (!work_covered)
+                start_work(io_executor());
+        } else {
+            const IoExecutor io_ex = io_executor();
+            handler_executor ex = net::get_associated_executor(handler_, io_ex);
+            if constexpr (std::is_same_v<handler_executor, IoExecutor>)
+                this->here = ex == io_ex;
+            if (!(this->here && work_covered))
+                start_work(std::move(ex));
+        }
+    }
+    ~completion_impl() {
+        if (this->owns_work)
+            work_.~work_executor();
+    }
 
     /// `is_receive`: a receive's completion, which try_receive must not overtake. `memory`:
     /// the session's context cache, which it passes again wherever the node is freed.
-    template <class H>
-    static completion_impl* create(H&& handler, const IoExecutor& io_ex, context_cache& memory,
-                                   bool is_receive = false) {
+    template <class H, class GetIoExecutor>
+    static completion_impl* create(H&& handler, const GetIoExecutor& io_executor,
+                                   context_cache& memory, bool is_receive = false,
+                                   bool work_covered = false) {
         const allocator_type handler_alloc = net::get_associated_allocator(handler);
         void* p = allocate(handler_alloc, memory);
         try {
-            return ::new (p) completion_impl(std::forward<H>(handler), io_ex, is_receive);
+            return ::new (p) completion_impl(std::forward<H>(handler), io_executor, is_receive,
+                                             work_covered);
         } catch (...) {
             deallocate(static_cast<completion_impl*>(p), handler_alloc, memory);
             throw;
@@ -181,9 +210,15 @@ private:
         // Move everything out and free the node first, so the handler may start another
         // operation that reuses this memory.
         const bool direct = here && self->here;
-        work_executor ex(std::move(self->work_));
+        HEARTBEAT_ASSERT(direct || self->owns_work, "a completion without work left the drain");
         Handler handler(std::move(self->handler_));
         std::tuple<Args...> result(std::move(self->result_));
+        if (!self->owns_work) {
+            free(self, net::get_associated_allocator(handler), memory);
+            std::apply(std::move(handler), std::move(result));
+            return;
+        }
+        work_executor ex(std::move(self->work_));
         free(self, net::get_associated_allocator(handler), memory);
         if (direct) {
             std::apply(std::move(handler), std::move(result));
@@ -198,11 +233,11 @@ private:
             net::post(ex, std::move(call));
     }
 
-    static bool same_executor(const Handler& handler, const IoExecutor& io_ex) noexcept {
-        if constexpr (std::is_same_v<handler_executor, IoExecutor>)
-            return net::get_associated_executor(handler, io_ex) == io_ex;
-        else
-            return false;
+    template <class Executor>
+    void start_work(Executor&& ex) {
+        ::new (static_cast<void*>(&work_))
+            work_executor(net::prefer(std::forward<Executor>(ex), net::execution::outstanding_work.tracked));
+        this->owns_work = true;
     }
 
     static void* allocate(const allocator_type& handler_alloc, context_cache& memory) {
@@ -230,9 +265,11 @@ private:
         deallocate(p, handler_alloc, memory);
     }
 
-    work_executor work_;
     Handler handler_;
     slot_type slot_;
+    union {
+        work_executor work_; // while owns_work
+    };
 };
 
 /// A node nobody waits for (frames queued by try_send): never queued for completion, only

@@ -274,15 +274,30 @@ private:
     template <class Node, class... A>
     void complete(Node* node, A&&... args) {
         node->set_result(std::forward<A>(args)...);
-        ready_.push(node);
-        request_drain();
+        queue_decided(node);
     }
     /// complete() for a node whose result was built in place (Node::result()).
     template <class Node>
     void complete_in_place(Node* node) {
         node->decided();
+        queue_decided(node);
+    }
+    void queue_decided(ready_entry* node) {
         ready_.push(node);
         request_drain();
+    }
+    /// The session's I/O executor, for a new completion to ask for only if it needs it (a copy
+    /// of an any_io_executor is not free).
+    auto io_executor() noexcept {
+        return [this] { return get_executor(); };
+    }
+    /// While the run is pending, its node holds work on its handler's executor, and it completes
+    /// only after every other completion has run (release()). A completion whose handler runs on
+    /// that same executor, the session's, then needs no work of its own: Asio's own operations
+    /// hold none for a handler on their I/O object's io_context, for the same reason.
+    bool run_keeps_work() const noexcept {
+        HEARTBEAT_ASSERT(!run_ || run_->owns_work, "the run's completion holds no work");
+        return run_ != nullptr && run_->here;
     }
 
     // impl/read_op.hpp

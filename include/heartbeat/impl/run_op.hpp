@@ -13,7 +13,7 @@ template <class Stream, class Framing, class Clock>
 template <class Handler>
 void session_state<Stream, Framing, Clock>::start_run(Handler&& handler) {
     using node_type = completion_impl<std::decay_t<Handler>, executor_type, unlisted, error_code>;
-    auto* node = node_type::create(std::forward<Handler>(handler), get_executor(), *cache_);
+    auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_);
     if (ran_) { // a session runs once
         complete(node, error::already_running);
         return;
