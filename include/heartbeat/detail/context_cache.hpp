@@ -26,10 +26,10 @@
 //   that no exited thread keeps one: a reader claims any free one with an atomic exchange and
 //   gives it back after decoding what it read; there are as many as readers at once.
 //
-// The session's own Asio operations (its reads, writes and timer waits) use Asio's recycling
-// allocator: freeing a block here needs the cache's address, which the session passes to its
-// nodes wherever it frees them, but Asio would have to find in each operation: a word more in
-// each would cost an idle session 32 bytes.
+// The session's own Asio operations (its reads, writes and timer waits) take their memory from
+// here too, through cache_allocator: their handler's claim on the session's state leads to the
+// cache, so the operation keeps no word more for it (Asio asks a handler for its allocator only
+// while the handler is alive, and moved into a local before the memory is freed).
 #ifndef HEARTBEAT_DETAIL_CONTEXT_CACHE_HPP
 #define HEARTBEAT_DETAIL_CONTEXT_CACHE_HPP
 
@@ -372,6 +372,50 @@ private:
 #if !defined(NDEBUG)
     std::atomic<std::ptrdiff_t> outstanding_{0}; // small blocks allocated and not freed
 #endif
+};
+
+/// An allocator over a context's cache, for the handlers of the session's own Asio operations.
+/// Without a cache (the handler was moved from: Asio frees through one only when an operation
+/// failed to start), blocks go to plain new and delete, where a block would go anyway.
+template <class T>
+class cache_allocator {
+public:
+    using value_type = T;
+
+    explicit cache_allocator(context_cache* cache) noexcept
+        : cache_(cache) {}
+    template <class U>
+    cache_allocator(const cache_allocator<U>& other) noexcept // NOLINT(google-explicit-constructor)
+        : cache_(other.cache_) {}
+
+    T* allocate(std::size_t n) {
+        const std::size_t size = n * sizeof(T);
+        if constexpr (alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+            return static_cast<T*>(::operator new(size, std::align_val_t(alignof(T))));
+        else
+            return static_cast<T*>(cache_ ? cache_->allocate(size) : ::operator new(size));
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        if constexpr (alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+            ::operator delete(p, std::align_val_t(alignof(T)));
+        } else if (cache_) {
+            cache_->deallocate(p, n * sizeof(T));
+        } else {
+            ::operator delete(p);
+        }
+    }
+
+    friend bool operator==(const cache_allocator& a, const cache_allocator& b) noexcept {
+        return a.cache_ == b.cache_;
+    }
+    friend bool operator!=(const cache_allocator& a, const cache_allocator& b) noexcept {
+        return a.cache_ != b.cache_;
+    }
+
+private:
+    template <class>
+    friend class cache_allocator;
+    context_cache* cache_;
 };
 
 } // namespace detail

@@ -128,6 +128,13 @@ public:
         return wake == time_point::max() ? wake : on_tick(wake);
     }
 
+    /// When the next PING is due (rounded up to the tick), or time_point::max() for none. All a
+    /// completed write changes: it moves the PING, and ends the write deadline, which can only
+    /// make the wake-up later (the timer learns that when it fires).
+    time_point next_ping() const noexcept {
+        return pinging() ? on_tick(last_write_ + ping_delay_) : time_point::max();
+    }
+
     /// The timer woke at `now`, having been set for `expiry`. Returns what is due, worst first.
     /// A wake-up far later than asked means our own event loop was blocked (a slow handler, a
     /// suspended VM): bytes from the peer may be waiting unread, so instead of a verdict the

@@ -106,6 +106,8 @@ public:
     }
     /// The handler runs: the claim goes to the caller, who gives it back once the turn is over.
     State* take() noexcept { return std::exchange(state_, nullptr); }
+    /// The state claimed; null once taken or moved from.
+    State* get() const noexcept { return state_; }
 
 private:
     State* state_; // one word, so that each of the session's Asio operations is small
@@ -113,13 +115,19 @@ private:
 
 /// The completion handler of one of the session's own Asio operations: it holds a claim on the
 /// state and runs one turn of the session with the state's member `Step` (see
-/// detail/completion_queue.hpp). The claim is given back after the turn. It has no allocator of
-/// its own: Asio recycles the operation's memory through the thread inside run().
+/// detail/completion_queue.hpp). The claim is given back after the turn. The operation's memory
+/// comes from the io_context's small blocks, found through the state (cache_allocator).
 template <class State, auto Step>
 struct internal_handler {
     op_ref<State> self;
     explicit internal_handler(op_ref<State> claim) noexcept
         : self(std::move(claim)) {}
+
+    using allocator_type = cache_allocator<void>;
+    allocator_type get_allocator() const noexcept {
+        const State* s = self.get();
+        return allocator_type(s ? s->cache_ : nullptr);
+    }
 
     template <class... Results>
     void operator()(Results... results) {
@@ -339,6 +347,7 @@ private:
     // impl/sentry_op.hpp
     void schedule(time_point when);
     void rearm();
+    void rearm_ping();
     void on_timer(error_code ec);
     void send_ping(time_point now);
     void update_health(time_point now);

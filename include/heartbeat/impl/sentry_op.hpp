@@ -41,6 +41,20 @@ void session_state<Stream, Framing, Clock>::rearm() {
         schedule(wake);
 }
 
+/// After a write: only the PING can have become due earlier (see liveness::next_ping).
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::rearm_ping() {
+    if (!live())
+        return;
+    const time_point ping = clocks_.next_ping();
+    if (ping == time_point::max())
+        return;
+    // An idle timer means nothing else is due (on_timer re-arms before any write completes).
+    HEARTBEAT_ASSERT(timer_waiting_ || clocks_.next_wakeup() >= ping,
+                     "a deadline with no timer waiting for it");
+    schedule(ping);
+}
+
 /// The peer's health may have changed: the observer hears of it from the completion queue.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::update_health(time_point now) {

@@ -101,7 +101,7 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
     start_write(); // (in a turn, the turn's end writes)
     // The next PING is now due an interval from here; this only touches the timer when that
     // is earlier than its current wake-up (it rarely is).
-    rearm();
+    rearm_ping();
 }
 
 /// A frame that will never be written: its sender learns why the session ended.
