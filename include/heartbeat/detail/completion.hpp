@@ -121,8 +121,7 @@ class completion_impl final : public completion<Data, Args...> {
     static constexpr bool cached = is_std_allocator<allocator_type>;
     // A handler with no executor of its own runs on the I/O executor: known without asking.
     static constexpr bool on_io_executor =
-        std::is_same_v<typename net::associated_executor<Handler, no_executor>::type,
-                       no_executor>;
+        std::is_same_v<typename net::associated_executor<Handler, no_executor>::type, no_executor>;
 
 public:
     /// `io_executor()`: the session's I/O executor, asked for only when the handler has an
@@ -161,8 +160,8 @@ public:
         const allocator_type handler_alloc = net::get_associated_allocator(handler);
         void* p = allocate(handler_alloc, memory);
         try {
-            return ::new (p) completion_impl(std::forward<H>(handler), io_executor, is_receive,
-                                             work_covered);
+            return ::new (p)
+                completion_impl(std::forward<H>(handler), io_executor, is_receive, work_covered);
         } catch (...) {
             deallocate(static_cast<completion_impl*>(p), handler_alloc, memory);
             throw;
@@ -235,8 +234,8 @@ private:
 
     template <class Executor>
     void start_work(Executor&& ex) {
-        ::new (static_cast<void*>(&work_))
-            work_executor(net::prefer(std::forward<Executor>(ex), net::execution::outstanding_work.tracked));
+        ::new (static_cast<void*>(&work_)) work_executor(
+            net::prefer(std::forward<Executor>(ex), net::execution::outstanding_work.tracked));
         this->owns_work = true;
     }
 

@@ -297,7 +297,9 @@ private:
     /// The session's I/O executor, for a new completion to ask for only if it needs it (a copy
     /// of an any_io_executor is not free).
     auto io_executor() noexcept {
-        return [this] { return get_executor(); };
+        return [this] {
+            return get_executor();
+        };
     }
     /// While the run is pending, its node holds work on its handler's executor, and it completes
     /// only after every other completion has run (release()). A completion whose handler runs on

@@ -14,7 +14,7 @@ void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, no_data, error_code, std::string>;
     auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, true,
-                                  run_keeps_work());
+                                   run_keeps_work());
     receive_started_ = true;
     if (std::string frame; take_held(frame)) {
         complete(node, error_code(), std::move(frame));

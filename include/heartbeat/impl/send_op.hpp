@@ -15,7 +15,7 @@ void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Ha
     using node_type =
         completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
     auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, false,
-                                  run_keeps_work());
+                                   run_keeps_work());
     if (phase_ == phase::stopping || phase_ == phase::stopped) {
         complete(node, reason_);
         return;
