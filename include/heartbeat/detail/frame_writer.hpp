@@ -246,8 +246,8 @@ public:
             n -= b.size();
             ++first_;
         }
-        while (first_ < last && buffers_[first_].size() == 0)
-            ++first_;
+        // begin_batch() never gathers an empty buffer, so none is left to skip here.
+        HEARTBEAT_ASSERT(first_ >= last || buffers_[first_].size() > 0, "an empty buffer gathered");
         return first_ >= last;
     }
 

@@ -38,6 +38,8 @@ struct scratch_view {
 
 /// A non-blocking read or write found nothing to do now: wait for readiness and try again.
 inline bool must_wait(const error_code& ec) noexcept {
+    if (!ec) // the common case, decided without making an error_code to compare with
+        return false;
     return ec == net::error::would_block || ec == net::error::try_again ||
            ec == net::error::interrupted;
 }
