@@ -435,6 +435,36 @@ TEST_CASE("virtual: heartbeats do not count for idle_timeout, a data frame postp
     CHECK(t.times_of("PING").size() >= 8u); // heartbeats flowed all along
 }
 
+/// Line framing whose data frames take no bytes on the wire: the Framing concept allows it (a
+/// write of nothing completes at once), so a frame queued before the run is written inside
+/// async_run itself, before the run has armed its timer.
+struct silent_line_framing : heartbeat::line_framing {
+    std::size_t encode_trailer(char*) const noexcept { return 0; }
+};
+
+TEST_CASE("virtual: a write that completes inside async_run leaves every deadline in force",
+          "[virtual][liveness][write]") {
+    virtual_time_scope vt;
+    asio::io_context io;
+    auto peer = std::make_shared<memory_peer>(io.get_executor());
+    heartbeat::options o = still_options();
+    o.ping_interval = 10s;  // the PING is far away...
+    o.idle_timeout = 300ms; // ...the idle deadline is not
+    heartbeat::heartbeat_session<memory_stream, silent_line_framing, vclock> session(
+        memory_stream(io.get_executor(), peer), o);
+    recorder sent, run;
+    const vtime start = vclock::now();
+    session.async_send("", sent.done_handler());
+    session.async_run(run.done_handler());
+    REQUIRE(advance_until(
+        io, [&] { return run.done(); }, 1s));
+    CHECK(sent.calls() == 1);
+    CHECK_FALSE(sent.ec());
+    CHECK(run.ec() == heartbeat::error::idle_timeout);
+    CHECK(run.when() - start >= 300ms);
+    CHECK(run.when() - start <= 300ms + tick(o) + 1ms);
+}
+
 TEST_CASE("virtual: a peer that stops reading ends the run with write_timeout at the deadline",
           "[virtual][liveness][write]") {
     heartbeat::options o = still_options();

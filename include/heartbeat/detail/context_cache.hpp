@@ -268,6 +268,13 @@ public:
         deallocate_slow(p, size);
     }
 
+    /// A block from plain new, as large as the cache's own for `size`: it may be freed into
+    /// a cache (cache_allocator without a cache, for a handler moved from).
+    static void* block(std::size_t size) {
+        return ::operator new(
+            block_pool::fits(size) ? (block_pool::class_of(size) + 1) * block_pool::granule : size);
+    }
+
     /// An empty string, with the capacity of a buffer written out before when there is one.
     std::string take_payload() noexcept {
         slot* s = mine();
@@ -298,9 +305,9 @@ private:
             const std::size_t k = block_pool::class_of(size);
             slot* s = mine();
             void* p = s ? s->blocks.take(k) : nullptr;
-            return p ? p : ::operator new((k + 1) * block_pool::granule);
+            return p ? p : block(size);
         }
-        return ::operator new(size);
+        return block(size);
     }
 
     HEARTBEAT_DETAIL_NOINLINE void deallocate_slow(void* p, std::size_t size) noexcept {
@@ -393,7 +400,7 @@ public:
         if constexpr (alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__)
             return static_cast<T*>(::operator new(size, std::align_val_t(alignof(T))));
         else
-            return static_cast<T*>(cache_ ? cache_->allocate(size) : ::operator new(size));
+            return static_cast<T*>(cache_ ? cache_->allocate(size) : context_cache::block(size));
     }
     void deallocate(T* p, std::size_t n) noexcept {
         if constexpr (alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {

@@ -41,18 +41,20 @@ void session_state<Stream, Framing, Clock>::rearm() {
         schedule(wake);
 }
 
-/// After a write: only the PING can have become due earlier (see liveness::next_ping).
+/// After a write: only the PING can have become due earlier (see liveness::next_ping), unless
+/// no wait is pending at all (nothing was due, or the run has only begun: a write of nothing
+/// completes inside async_run): then everything is asked for.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::rearm_ping() {
+    if (!timer_waiting_) {
+        rearm();
+        return;
+    }
     if (!live())
         return;
     const time_point ping = clocks_.next_ping();
-    if (ping == time_point::max())
-        return;
-    // An idle timer means nothing else is due (on_timer re-arms before any write completes).
-    HEARTBEAT_ASSERT(timer_waiting_ || clocks_.next_wakeup() >= ping,
-                     "a deadline with no timer waiting for it");
-    schedule(ping);
+    if (ping != time_point::max())
+        schedule(ping);
 }
 
 /// The peer's health may have changed: the observer hears of it from the completion queue.
