@@ -146,9 +146,13 @@ public:
                 start_work(std::move(ex));
         }
     }
+    completion_impl(const completion_impl&) = delete;
+    completion_impl& operator=(const completion_impl&) = delete;
+    completion_impl(completion_impl&&) = delete;
+    completion_impl& operator=(completion_impl&&) = delete;
     ~completion_impl() {
         if (this->owns_work)
-            work_.~work_executor();
+            work().~work_executor();
     }
 
     /// `is_receive`: a receive's completion, which try_receive must not overtake. `memory`:
@@ -217,7 +221,7 @@ private:
             std::apply(std::move(handler), std::move(result));
             return;
         }
-        work_executor ex(std::move(self->work_));
+        work_executor ex(std::move(self->work()));
         free(self, net::get_associated_allocator(handler), memory);
         if (direct) {
             std::apply(std::move(handler), std::move(result));
@@ -234,7 +238,7 @@ private:
 
     template <class Executor>
     void start_work(Executor&& ex) {
-        ::new (static_cast<void*>(&work_)) work_executor(
+        ::new (static_cast<void*>(&work())) work_executor(
             net::prefer(std::forward<Executor>(ex), net::execution::outstanding_work.tracked));
         this->owns_work = true;
     }
@@ -267,8 +271,12 @@ private:
     Handler handler_;
     slot_type slot_;
     union {
-        work_executor work_; // while owns_work
+        work_executor work_; // while owns_work (its flag fills padding in ready_entry)
     };
+    // The one access to the union, so that it is plain which member is meant.
+    work_executor& work() noexcept {
+        return work_; // NOLINT(cppcoreguidelines-pro-type-union-access): see owns_work
+    }
 };
 
 /// A node nobody waits for (frames queued by try_send): never queued for completion, only
