@@ -4,6 +4,16 @@
 # with the library's ratio to the bare reference and a PASS/MISS per target. Writes
 # results/results.md, results/idle_sweep.dat and results/rss_cpu.png.
 #
+# Servers (--servers): bare, go, lib (lib_server's streaming loop: try_send/try_receive) in
+# every scenario; in the pipelined and request-response scenarios also the awaited loop, where
+# each echo's async_send completion is waited for before the next receive:
+#   await      lib_server --loop await (callbacks, the shape of examples/echo_server.cpp)
+#   coro       lib_server --loop coro (C++20 coroutine; n/a where the build has none)
+#   echo       examples/echo_server.cpp as users copy it (library defaults, its own output)
+#   coro_echo  examples/coro_echo_server.cpp likewise (n/a without C++20 coroutines)
+# Each awaited server gets its own row, its figure in the lib column, its ratio against the
+# bare runs of the same repetitions.
+#
 #   bench/run.sh                 the full run (about 8 minutes on 2 cores)
 #   bench/run.sh --quick         small N and short windows (< 60 s once built): proves that
 #                                everything builds and runs; writes results/quick/
@@ -13,7 +23,8 @@
 #   --no-callgrind      skip the callgrind and allocation-count runs
 #   --only "LIST"       run only these scenarios: idle pipeline rr frozen flood callgrind
 #                       allocations (the table shows n/a for the others)
-#   --servers "LIST"    only these of bare go lib (n/a for the others)
+#   --servers "LIST"    only these of bare go lib await coro echo coro_echo (default: all;
+#                       n/a for the others)
 #   --render-only       print and write the table again from results/raw/table.tsv
 #   --build-dir DIR     where to build (default bench/build); a directory that holds the
 #                       programs but no CMakeCache.txt (the root project's build/bench when
@@ -31,7 +42,8 @@ REPS=
 INSTALL=1
 CALLGRIND=1
 ONLY="idle pipeline rr frozen flood callgrind allocations"
-SERVERS="bare go lib"
+ALL_SERVERS="bare go lib await coro echo coro_echo"
+SERVERS=$ALL_SERVERS
 RENDER_ONLY=0
 BUILD=
 RESULTS=
@@ -46,10 +58,16 @@ while [ $# -gt 0 ]; do
     --render-only) RENDER_ONLY=1 ;;
     --build-dir) BUILD=$2; shift ;;
     --results-dir) RESULTS=$2; shift ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
+done
+for s in $SERVERS; do
+    case " $ALL_SERVERS " in
+    *" $s "*) ;;
+    *) echo "run.sh: unknown server $s (want some of: $ALL_SERVERS)" >&2; exit 2 ;;
+    esac
 done
 BUILD=${BUILD:-$HERE/build}
 if [ -z "$RESULTS" ]; then
@@ -145,39 +163,66 @@ if [ "${BENCH_PIN:-0}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -g
 fi
 
 # start_server NAME TIMEOUT_MS INTERVAL_MS TAG [WRAPPER...]: sets SERVER_PID, SERVER_PORT.
-# LOG_ENDS=FILE in the environment adds --log-ends FILE.
+# LOG_ENDS=FILE in the environment adds --log-ends FILE (not for the examples, which have none).
 start_server() {
     local name=$1 timeout=$2 interval=$3 tag=$4
     shift 4
     local out="$RAW/$tag.server" cmd
     case $name in
     bare) cmd=("$BUILD/bare_server" --port 0 --timeout-ms "$timeout") ;;
-    lib) cmd=("$BUILD/lib_server" --port 0 --timeout-ms "$timeout" --interval-ms "$interval") ;;
+    lib | await | coro)
+        cmd=("$BUILD/lib_server" --port 0 --timeout-ms "$timeout" --interval-ms "$interval")
+        [ "$name" = lib ] || cmd+=(--loop "$name") ;;
     go) cmd=(env "GOMAXPROCS=$GO_PROCS" "$BUILD/go_server" --port 0 --timeout-ms "$timeout") ;;
+    echo | coro_echo)
+        cmd=("$BUILD/example_${name}_server" --bind 127.0.0.1 --port 0
+            --interval-ms "$interval" --timeout-ms "$timeout") ;;
+    *) die "start_server: unknown server $name" ;;
     esac
-    [ -n "${LOG_ENDS:-}" ] && cmd+=(--log-ends "$LOG_ENDS")
+    if [ -n "${LOG_ENDS:-}" ]; then
+        case $name in echo | coro_echo) die "start_server: $name has no --log-ends" ;; esac
+        cmd+=(--log-ends "$LOG_ENDS")
+    fi
     "${PIN_S[@]+"${PIN_S[@]}"}" "$@" "${cmd[@]}" >"$out" 2>"$out.err" &
     SERVER_PID=$!
+    SERVER_NAME=$name
+    SERVER_TAG=$tag
     track $SERVER_PID
     SERVER_PORT=
-    local i
+    local i first
     for i in $(seq 1 300); do
-        SERVER_PORT=$(head -n1 "$out" 2>/dev/null | tr -dc 0-9 || true)
-        [ -n "$SERVER_PORT" ] && return 0
+        # Only a whole first line: the port, or the examples' "listening on 127.0.0.1:PORT"
+        # (the address has digits too, so only what follows the last colon).
+        if [ "$(wc -l <"$out" 2>/dev/null || echo 0)" -ge 1 ]; then
+            first=$(head -n1 "$out")
+            case $name in
+            echo | coro_echo) SERVER_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' <<<"$first") ;;
+            *) SERVER_PORT=$(tr -dc 0-9 <<<"$first") ;;
+            esac
+            [ -n "$SERVER_PORT" ] && return 0
+            break
+        fi
         alive $SERVER_PID || break
         sleep 0.1
     done
-    cat "$out.err" >&2
-    die "$name server did not start"
+    cat "$out" "$out.err" >&2
+    die "$name server did not start (or printed no port)"
 }
 
+# Stops the server with SIGTERM, which every one but go_server handles by closing its sessions
+# and exiting with 0: any other ending is worth a warning.
 stop_server() {
-    local pid=$SERVER_PID i
+    local pid=$SERVER_PID i rc=0
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 600); do alive "$pid" || break; sleep 0.1; done # callgrind dumps slowly
-    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
+    if alive "$pid"; then
+        warn "$SERVER_TAG: the $SERVER_NAME server ignored SIGTERM for 60 s: killed"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
     untrack "$pid"
+    [ "$rc" = 0 ] || [ "$SERVER_NAME" = go ] ||
+        warn "$SERVER_TAG: the $SERVER_NAME server exited with status $rc (see $RAW/$SERVER_TAG.server.err)"
 }
 
 # loadgen TAG ARGS...: one run against the current server, output in $RAW/TAG.out
@@ -208,10 +253,34 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
 
 have_go=1
 [ -x "$BUILD/go_server" ] || { have_go=0; }
+have_coro=0
+
+# available SERVER: whether this build has it.
+available() {
+    case $1 in
+    go) [ $have_go = 1 ] ;;
+    coro) [ $have_coro = 1 ] ;;
+    echo) [ -x "$BUILD/example_echo_server" ] ;;
+    coro_echo) [ -x "$BUILD/example_coro_echo_server" ] ;;
+    *) return 0 ;;
+    esac
+}
+
+# The servers of $SERVERS that this build has, of those in LIST: servers_of "LIST"
+servers_of() {
+    local s out=""
+    for s in $SERVERS; do
+        case " $1 " in *" $s "*) available "$s" && out+=" $s" ;; esac
+    done
+    echo "${out# }"
+}
+# The servers of the idle, frozen and flood scenarios: the awaited loops differ from lib only
+# in how frames are echoed, which those scenarios hardly do.
+CORE_SERVERS="bare go lib"
 
 # ---------------------------------------------------------------------------------------------
 scenario_idle() {
-    log "idle: N sessions PING every ${IDLE_INTERVAL} ms, read_timeout ${IDLE_TIMEOUT} ms (N = $SWEEP_NS)"
+    log "idle: N sessions PING every ${IDLE_INTERVAL} ms, read_timeout ${IDLE_TIMEOUT} ms (N = $SWEEP_NS; servers: $(servers_of "$CORE_SERVERS"))"
     local dat=$RESULTS/idle_sweep.dat n r srv tag reps
     printf '# sessions  rss_per_session_bytes(bare go lib)  cpu_us_per_heartbeat(bare go lib)\n' >"$dat"
     for n in $SWEEP_NS; do
@@ -219,8 +288,7 @@ scenario_idle() {
         [ "$n" = "$IDLE_N" ] && reps=$IDLE_REPS
         declare -A rss=() cpu=()
         for r in $(seq 1 "$reps"); do
-            for srv in $SERVERS; do
-                [ $srv = go ] && [ $have_go = 0 ] && continue
+            for srv in $(servers_of "$CORE_SERVERS"); do
                 tag=idle.$n.$srv.$r
                 start_server $srv $IDLE_TIMEOUT $LIB_INTERVAL $tag
                 loadgen $tag --mode idle --connections "$n" --interval-ms $IDLE_INTERVAL \
@@ -250,14 +318,14 @@ scenario_idle() {
     done
 }
 
-# throughput MODE KEY CONNS [ARGS...]
+# throughput MODE KEY CONNS [ARGS...]: every server of $SERVERS once per repetition, in turn,
+# so that each one's median and bare's come from the same stretch of the machine's load.
 throughput() {
     local mode=$1 key=$2 conns=$3 r srv tag
     shift 3
     declare -A v=() c=() p=()
     for r in $(seq 1 "$REPS"); do
-        for srv in $SERVERS; do
-            [ $srv = go ] && [ $have_go = 0 ] && continue
+        for srv in $(servers_of "$ALL_SERVERS"); do
             tag=$key.$srv.$r
             start_server $srv 3000 2000 $tag
             loadgen $tag --mode $mode --connections $conns --seconds $TP_SECONDS \
@@ -269,21 +337,25 @@ throughput() {
             p[$srv]+=" $(kv "$RAW/$tag.out" server_cpu_pct)"
         done
     done
-    for srv in bare go lib; do
+    local rates="" pcts=""
+    for srv in $ALL_SERVERS; do
         R[$key.$srv]=$(median ${v[$srv]:-})
         R[$key.cpu.$srv]=$(median ${c[$srv]:-})
         R[$key.pct.$srv]=$(median ${p[$srv]:-})
+        [ -n "${v[$srv]:-}" ] || continue
+        rates+=" $srv ${R[$key.$srv]}"
+        pcts+=" $srv ${R[$key.pct.$srv]}"
     done
-    log "  $key lines/s bare/go/lib: ${R[$key.bare]} ${R[$key.go]} ${R[$key.lib]}  (server CPU % ${R[$key.pct.bare]} ${R[$key.pct.go]} ${R[$key.pct.lib]})"
+    log "  $key lines/s:$rates  (server CPU %:$pcts)"
 }
 
 scenario_pipeline() {
-    log "pipelined echo: $PIPE_CONNS connections x $PIPE_WINDOW bytes of lines in flight, ${TP_SECONDS} s x $REPS"
+    log "pipelined echo: $PIPE_CONNS connections x $PIPE_WINDOW bytes of lines in flight, ${TP_SECONDS} s x $REPS (servers: $(servers_of "$ALL_SERVERS"))"
     throughput pipeline pipe $PIPE_CONNS --window $PIPE_WINDOW
 }
 
 scenario_rr() {
-    log "request-response: $RR_CONNS connections, one line in flight, ${TP_SECONDS} s x $REPS"
+    log "request-response: $RR_CONNS connections, one line in flight, ${TP_SECONDS} s x $REPS (servers: $(servers_of "$ALL_SERVERS"))"
     throughput rr rr $RR_CONNS
 }
 
@@ -298,12 +370,11 @@ wait_for_text() { # FILE TEXT SECONDS
 
 scenario_frozen() {
     local total=$((FROZEN_LIVE + FROZEN_N))
-    log "frozen peers: $total sessions, $FROZEN_N of them frozen (SIGSTOP) at once, read_timeout ${IDLE_TIMEOUT} ms"
+    log "frozen peers: $total sessions, $FROZEN_N of them frozen (SIGSTOP) at once, read_timeout ${IDLE_TIMEOUT} ms (servers: $(servers_of "$CORE_SERVERS"))"
     local srv tag live frozen wait_s live_s
     wait_s=$(calc "$IDLE_TIMEOUT / 1000 + $FROZEN_MARGIN")
     live_s=$(calc "$FREEZE_AFTER + $wait_s + 1")
-    for srv in $SERVERS; do
-        [ $srv = go ] && [ $have_go = 0 ] && continue
+    for srv in $(servers_of "$CORE_SERVERS"); do
         tag=frozen.$srv
         LOG_ENDS=$RAW/$tag.ends start_server $srv $IDLE_TIMEOUT $LIB_INTERVAL $tag
         "${PIN_C[@]+"${PIN_C[@]}"}" "$BUILD/loadgen" --port $SERVER_PORT --mode idle \
@@ -350,11 +421,10 @@ scenario_frozen() {
 }
 
 scenario_flood() {
-    log "flood: $FLOOD_CONNS connections pipelining ${FLOOD_WINDOW} B each while $FLOOD_IDLE idle sessions heartbeat"
+    log "flood: $FLOOD_CONNS connections pipelining ${FLOOD_WINDOW} B each while $FLOOD_IDLE idle sessions heartbeat (servers: $(servers_of "$CORE_SERVERS"))"
     local srv tag idle idle_s ended timeouts
     idle_s=$(calc "$FLOOD_SECONDS + 1.2")
-    for srv in $SERVERS; do
-        [ $srv = go ] && [ $have_go = 0 ] && continue
+    for srv in $(servers_of "$CORE_SERVERS"); do
         tag=flood.$srv
         LOG_ENDS=$RAW/$tag.ends start_server $srv $IDLE_TIMEOUT $LIB_INTERVAL $tag
         "${PIN_C[@]+"${PIN_C[@]}"}" "$BUILD/loadgen" --port $SERVER_PORT --mode idle \
@@ -472,6 +542,7 @@ render() {
     awk -F'\t' -v md="$md" -v header="$1" '
     function num(x) { return x ~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ }
     function fmt(x) {
+        if (x == "-") return "-"
         if (!num(x)) return "n/a"
         if (x + 0 >= 100000 || x + 0 <= -100000) return sprintf("%.0f", x)
         if (x + 0 >= 100 || x + 0 <= -100) return sprintf("%.0f", x)
@@ -521,6 +592,13 @@ build
 # What is measured: the tree as built now (include/ may change while the scenarios run).
 CODE="include/ at $(git -C "$HERE" log -1 --format=%h -- ../include 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes")"
 [ -x "$BUILD/go_server" ] && have_go=1 || { have_go=0; warn "no go_server (golang-go missing): Go column is n/a"; }
+# lib_server has --loop coro only where Asio has C++20 coroutines.
+"$BUILD/lib_server" --list-loops 2>/dev/null | grep -qw coro && have_coro=1 || have_coro=0
+for s in coro echo coro_echo; do
+    case " $SERVERS " in
+    *" $s "*) available $s || warn "no $s server in this build (no C++20 coroutines, or built before it existed): its rows are n/a" ;;
+    esac
+done
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average before: $LOAD_BEFORE (other work on the machine skews throughput; medians of $REPS runs)"
 
@@ -538,8 +616,17 @@ row "$S idle sessions: server RSS per session" "bytes" "$(g rss.bare)" "$(g rss.
 row "$S idle sessions: server CPU per heartbeat" "us" "$(g cpu.bare)" "$(g cpu.go)" "$(g cpu.lib)" le_ratio 1.1 "<= 1.1x bare"
 row "pipelined echo, $PIPE_CONNS conns x $PIPE_WINDOW B in flight" "lines/s" "$(g pipe.bare)" "$(g pipe.go)" "$(g pipe.lib)" ge_ratio 0.9 ">= 0.9x bare"
 row "  same, per server CPU second" "lines/cpu-s" "$(g pipe.cpu.bare)" "$(g pipe.cpu.go)" "$(g pipe.cpu.lib)" info "" "-"
+# The awaited loops: one row each, the server's figure in the lib column, against bare.
+row "pipelined echo, awaited loop (callbacks)" "lines/s" "$(g pipe.bare)" "-" "$(g pipe.await)" ge_ratio 0.5 ">= 0.5x bare"
+row "pipelined echo, awaited loop (coroutine)" "lines/s" "$(g pipe.bare)" "-" "$(g pipe.coro)" ge_ratio 0.5 ">= 0.5x bare"
+row "pipelined echo, example echo_server" "lines/s" "$(g pipe.bare)" "-" "$(g pipe.echo)" ge_ratio 0.5 ">= 0.5x bare"
+row "pipelined echo, example coro_echo_server" "lines/s" "$(g pipe.bare)" "-" "$(g pipe.coro_echo)" ge_ratio 0.5 ">= 0.5x bare"
 row "request-response, $RR_CONNS conns, one line in flight" "round trips/s" "$(g rr.bare)" "$(g rr.go)" "$(g rr.lib)" ge_ratio 0.95 ">= 0.95x bare"
 row "  same, per server CPU second" "rt/cpu-s" "$(g rr.cpu.bare)" "$(g rr.cpu.go)" "$(g rr.cpu.lib)" info "" "-"
+row "request-response, awaited loop (callbacks)" "round trips/s" "$(g rr.bare)" "-" "$(g rr.await)" ge_ratio 0.95 ">= 0.95x bare"
+row "request-response, awaited loop (coroutine)" "round trips/s" "$(g rr.bare)" "-" "$(g rr.coro)" ge_ratio 0.95 ">= 0.95x bare"
+row "request-response, example echo_server" "round trips/s" "$(g rr.bare)" "-" "$(g rr.echo)" ge_ratio 0.95 ">= 0.95x bare"
+row "request-response, example coro_echo_server" "round trips/s" "$(g rr.bare)" "-" "$(g rr.coro_echo)" ge_ratio 0.95 ">= 0.95x bare"
 row "$((FROZEN_LIVE + FROZEN_N)) sessions, $FROZEN_N frozen: detection latency p50" "ms" "$(g fz.p50.bare)" "$(g fz.p50.go)" "$(g fz.p50.lib)" info "" "-"
 row "  detection latency p99 (close - last byte - timeout)" "ms" "$(g fz.p99.bare)" "$(g fz.p99.go)" "$(g fz.p99.lib)" le_abs 50 "p99 <= 50 ms"
 row "  frozen sessions detected" "count" "$(g fz.det.bare)" "$(g fz.det.go)" "$(g fz.det.lib)" eq $FROZEN_N "all $FROZEN_N"

@@ -51,6 +51,8 @@ public:
     auto async_receive(CompletionToken&& token);
     template <class CompletionToken> // void(error_code)
     auto async_send(std::string frame, CompletionToken&& token);
+    template <class CompletionToken> // void(error_code)
+    auto async_flush(CompletionToken&& token);
 
     error_code try_send(std::string_view frame);
     bool try_receive(std::string& frame);
@@ -72,6 +74,7 @@ struct options {
 
     std::size_t max_frame_size = 64 * 1024;
     std::size_t send_queue_limit = 1024 * 1024;
+    std::size_t send_high_water_mark = 64 * 1024;
     std::size_t receive_queue_limit = 1024 * 1024;
 
     bool answer_pings = true;
@@ -296,9 +299,11 @@ using run_signature = decltype(std::declval<real_session&>().async_run(signature
 using receive_signature = decltype(std::declval<real_session&>().async_receive(signature_probe{}));
 using send_signature =
     decltype(std::declval<real_session&>().async_send(std::string(), signature_probe{}));
+using flush_signature = decltype(std::declval<real_session&>().async_flush(signature_probe{}));
 static_assert(std::is_same_v<run_signature, void (*)(heartbeat::error_code)>);
 static_assert(std::is_same_v<receive_signature, void (*)(heartbeat::error_code, std::string)>);
 static_assert(std::is_same_v<send_signature, void (*)(heartbeat::error_code)>);
+static_assert(std::is_same_v<flush_signature, void (*)(heartbeat::error_code)>);
 
 // Plain structs: same field types, defaults, order and size.
 #define HEARTBEAT_DOCS_SAME_FIELD(type, field)                                                     \
@@ -318,6 +323,7 @@ HEARTBEAT_DOCS_SAME_FIELD(options, write_timeout);
 HEARTBEAT_DOCS_SAME_FIELD(options, shutdown_timeout);
 HEARTBEAT_DOCS_SAME_FIELD(options, max_frame_size);
 HEARTBEAT_DOCS_SAME_FIELD(options, send_queue_limit);
+HEARTBEAT_DOCS_SAME_FIELD(options, send_high_water_mark);
 HEARTBEAT_DOCS_SAME_FIELD(options, receive_queue_limit);
 HEARTBEAT_DOCS_SAME_FIELD(options, answer_pings);
 HEARTBEAT_DOCS_SAME_FIELD(options, max_unanswered_pings);

@@ -46,6 +46,13 @@ struct options {
     /// `send_queue_full`: payloads and framing bytes, plus 64 per async_send frame or try_send
     /// buffer.
     std::size_t send_queue_limit = std::size_t{1024} * 1024;
+    /// `async_send` completes as soon as its frame is queued while the send queue holds fewer
+    /// than this many bytes (counted as for send_queue_limit) and no earlier async_send or
+    /// async_flush waits; otherwise it completes once its frame is written. So a sender that
+    /// awaits each send runs ahead of the socket by at most this much (plus one frame), and one
+    /// whose peer stops reading waits, until write_timeout ends the session. Zero: every
+    /// async_send completes once written. send_queue_limit still refuses what exceeds it.
+    std::size_t send_high_water_mark = std::size_t{64} * 1024;
     /// Bytes of received frames held while no `async_receive` waits (payloads plus
     /// sizeof(std::string) each); at the bound the session stops reading the stream, so TCP
     /// pushes back on the peer.

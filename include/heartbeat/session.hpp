@@ -111,16 +111,32 @@ public:
             initiate_receive{&state()}, token);
     }
 
-    /// Queues `frame` behind what is already queued; completes when it is written. Fails at once
+    /// Queues `frame` behind what is already queued. Completes (never inline, in the order of
+    /// the calls) as soon as the frame is queued while the queue is below
+    /// options::send_high_water_mark and no earlier async_send or async_flush waits; otherwise
+    /// once the frame is written. A frame accepted early that cannot be written ends the session
+    /// (async_run says why), as for try_send; async_flush waits until written. Fails at once
     /// with error::send_queue_full past options::send_queue_limit (the session continues),
     /// frame_too_large past max_frame_size, invalid_frame when the framing cannot carry it.
-    /// Cancellation removes a frame not yet being written.
+    /// Cancellation removes a frame still waiting and not yet being written.
     ///
     /// Signature: void(error_code).
     template <class CompletionToken>
     auto async_send(std::string frame, CompletionToken&& token) {
         return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{&state()},
                                                                       token, std::move(frame));
+    }
+
+    /// Completes once every frame queued before it (by async_send or try_send) is written to the
+    /// stream, or with the session's end reason if it ends first: for a sender that must know
+    /// its frames left, e.g. before close(), which drops what is still queued. Carries no bytes
+    /// and is never refused. Cancellation removes it while it is not part of a write.
+    ///
+    /// Signature: void(error_code).
+    template <class CompletionToken>
+    auto async_flush(CompletionToken&& token) {
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_flush{&state()},
+                                                                      token);
     }
 
     /// Queues `frame` like async_send, with no completion to wait for: for senders that stream
@@ -176,6 +192,14 @@ private:
         template <class Handler>
         void operator()(Handler&& handler, std::string&& frame) const {
             state->start_send(std::move(frame), std::forward<Handler>(handler));
+        }
+    };
+
+    struct initiate_flush {
+        state_type* state;
+        template <class Handler>
+        void operator()(Handler&& handler) const {
+            state->start_flush(std::forward<Handler>(handler));
         }
     };
 

@@ -37,10 +37,11 @@ struct send_data {
     std::uint8_t header_size = 0;
     std::uint8_t trailer_size = 0;
     bool writing = false;  // part of the write in flight: too late to cancel
-    bool detached = false; // try_send's frames, framed inside `payload`, nobody to complete
+    bool detached = false; // nobody to complete: try_send's, or an accepted async_send's
+    bool flush = false;    // async_flush's: no frame, only a place in the queue
     std::uint32_t frames = 1;
     std::size_t cost() const noexcept {
-        return payload.size() + header_size + trailer_size + node_cost;
+        return flush ? 0 : payload.size() + header_size + trailer_size + node_cost;
     }
 };
 
@@ -72,6 +73,12 @@ public:
 
     /// A batch is in flight (begin_batch() to end_batch()).
     bool writing() const noexcept { return writing_; }
+    /// No sender waits for a write (async_send past the high-water mark, async_flush) and the
+    /// queue holds fewer than `mark` bytes (as send_queue_limit counts them): a new frame is
+    /// accepted at once (options::send_high_water_mark).
+    bool accepts_at_once(std::size_t mark) const noexcept {
+        return waiting_ == 0 && cost_ < mark;
+    }
     /// Something waits for a batch: a PING, a PONG or a frame.
     bool has_output() const noexcept { return ping_queued_ || pong_pending_ || !queue_.empty(); }
     /// PONGs put into a batch so far (statistics::pongs_sent).
@@ -82,7 +89,8 @@ public:
 
     // Admitting frames.
 
-    /// async_send: frames `payload` into `node` and queues it last. False: the queue is full;
+    /// async_send: frames `payload` into `node` and queues it last; `node` waits for its
+    /// write unless it is `detached` (an accepted frame of its own). False: the queue is full;
     /// the node keeps the payload and stays the caller's.
     bool push(Framing& framing, Node* node, std::string&& payload) {
         auto& d = node->data;
@@ -98,8 +106,16 @@ public:
         if (!queue_.empty() && cost_ + d.cost() > limit_)
             return false;
         cost_ += d.cost();
-        queue_.push_back(node);
+        link(node);
         return true;
+    }
+
+    /// async_flush: `node` completes once every frame queued before it is written. It carries
+    /// no bytes and costs nothing against the limit, so it is always accepted.
+    void push_flush(Node* node) noexcept {
+        node->data.flush = true;
+        node->data.frames = 0;
+        link(node);
     }
 
     /// try_send: appends the framed payload to the last node when that is try_send's and not
@@ -115,8 +131,11 @@ public:
 
         // Consecutive frames share one node and one contiguous buffer until it is written: one
         // iovec for many frames, and no allocation per frame once the buffer has grown.
+        // (An accepted async_send frame of its own keeps its framing bytes apart: joined only
+        // when it has none.)
         Node* node = queue_.back();
         const bool join = node && node->data.detached && !node->data.writing &&
+                          node->data.header_size == 0 && node->data.trailer_size == 0 &&
                           node->data.payload.size() + bytes <= shared_bytes;
         const std::size_t cost = join ? bytes : bytes + data_type::node_cost;
         if (!queue_.empty() && cost_ + cost > limit_)
@@ -131,7 +150,7 @@ public:
         } else {
             node = make_node(bytes);
             node->data.detached = true;
-            queue_.push_back(node);
+            link(node);
         }
         // One out-of-line call per frame: the framing bytes are few (none, or one '\n').
         std::string& buffer = node->data.payload;
@@ -158,8 +177,7 @@ public:
     bool cancel(Node* node) noexcept {
         if (node->data.writing)
             return false;
-        queue_.erase(node);
-        cost_ -= node->data.cost();
+        unlink(node);
         return true;
     }
 
@@ -265,8 +283,8 @@ public:
     template <class F>
     void retire_batch(F&& f) {
         for (; batch_frames_ > 0; --batch_frames_) {
-            Node* node = queue_.pop_front();
-            cost_ -= node->data.cost();
+            Node* node = queue_.front();
+            unlink(node);
             f(node);
         }
     }
@@ -278,8 +296,7 @@ public:
         for (Node* n = queue_.front(); n;) {
             Node* next = n->next;
             if (!n->data.writing) {
-                queue_.erase(n);
-                cost_ -= n->data.cost();
+                unlink(n);
                 f(n);
             }
             n = next;
@@ -290,14 +307,26 @@ public:
     /// session can run again.
     completion_list<Node> take_all() noexcept {
         cost_ = 0;
+        waiting_ = 0;
         batch_frames_ = 0;
         return std::exchange(queue_, {});
     }
 
 private:
+    void link(Node* node) noexcept {
+        waiting_ += node->data.detached ? 0 : 1;
+        queue_.push_back(node);
+    }
+    void unlink(Node* node) noexcept {
+        queue_.erase(node);
+        cost_ -= node->data.cost();
+        waiting_ -= node->data.detached ? 0 : 1;
+    }
+
     completion_list<Node> queue_;
     const std::size_t limit_;
     std::size_t cost_ = 0; // what send_queue_limit bounds: data_type::cost() of each
+    std::size_t waiting_ = 0; // nodes whose sender waits for their write
     std::uint64_t ping_id_ = 0;
     std::uint64_t pong_id_ = 0;
     std::uint64_t pongs_sent_ = 0;

@@ -245,6 +245,8 @@ public:
     void start_send(std::string&& payload, Handler&& handler);
 
     error_code try_send(const char* payload, std::size_t size);
+    template <class Handler>
+    void start_flush(Handler&& handler);
 
     // impl/receive_op.hpp
     template <class Handler>
@@ -344,6 +346,11 @@ private:
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
     void drop_send(send_node* node);
+    /// An accepted async_send frame up to this size is copied into try_send's shared buffer;
+    /// a larger one keeps its own storage (a node of its own beats copying it).
+    static constexpr std::size_t copied_frame_size = 1024;
+    bool accept(std::string&& payload);
+    bool append_frame(const char* payload, std::size_t size);
     void queue_pong(std::uint64_t id);
 
     // impl/sentry_op.hpp

@@ -1,6 +1,9 @@
-// async_send: validates and frames the payload, queues it behind what is already queued, and
-// completes once the frame is written (or the session ends first). try_send: the same without
-// a completion; consecutive frames share one buffer.
+// async_send: validates and frames the payload and queues it behind what is already queued. Below
+// the high-water mark it is accepted at once (copied into try_send's shared buffer, or kept in a
+// node of its own when large) and the sender completes through the completion queue: no write
+// per frame, so a receive-then-send loop pipelines. Above it, the sender waits for the write.
+// async_flush: completes once everything queued before it is written. try_send: a frame with no
+// completion; consecutive frames share one buffer.
 #ifndef HEARTBEAT_IMPL_SEND_OP_HPP
 #define HEARTBEAT_IMPL_SEND_OP_HPP
 
@@ -28,10 +31,51 @@ void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Ha
         complete(node, ec);
         return;
     }
+    if (writer_.accepts_at_once(opts_.send_high_water_mark)) {
+        if (!accept(std::move(payload))) {
+            complete(node, error::send_queue_full);
+            return;
+        }
+        complete(node, error_code()); // runs in order, after the handler that sent it returns
+        start_write();
+        return;
+    }
     if (!writer_.push(framing_, node, std::move(payload))) {
         complete(node, error::send_queue_full);
         return;
     }
+    node->on_cancel(&session_state::cancel_send, this);
+    start_write();
+}
+
+/// Queues an accepted async_send frame that nobody waits for. A small one is copied into
+/// try_send's shared buffer (one iovec for many frames, no node); a large one keeps its own
+/// storage, which costs a node but no copy.
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::accept(std::string&& payload) {
+    if (payload.size() <= copied_frame_size)
+        return append_frame(payload.data(), payload.size());
+    auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
+    node->data.detached = true;
+    if (!writer_.push(framing_, node, std::move(payload))) {
+        node->destroy(*cache_);
+        return false;
+    }
+    return true;
+}
+
+template <class Stream, class Framing, class Clock>
+template <class Handler>
+void session_state<Stream, Framing, Clock>::start_flush(Handler&& handler) {
+    using node_type =
+        completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
+    auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, false,
+                                   run_keeps_work());
+    if (phase_ == phase::stopping || phase_ == phase::stopped) {
+        complete(node, reason_);
+        return;
+    }
+    writer_.push_flush(node);
     node->on_cancel(&session_state::cancel_send, this);
     start_write();
 }
@@ -44,17 +88,21 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
         return error::frame_too_large;
     if (error_code ec = framing_.validate(payload, size))
         return ec;
-    const bool queued = writer_.append(framing_, payload, size, [this](std::size_t bytes) {
+    if (!append_frame(payload, size))
+        return error::send_queue_full;
+    start_write();
+    return {};
+}
+
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::append_frame(const char* payload, std::size_t size) {
+    return writer_.append(framing_, payload, size, [this](std::size_t bytes) {
         std::string buffer = cache_->take_payload(); // a written buffer's capacity, again
         buffer.reserve(bytes);
         auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
         node->data.payload = std::move(buffer);
         return node;
     });
-    if (!queued)
-        return error::send_queue_full;
-    start_write();
-    return {};
 }
 
 template <class Stream, class Framing, class Clock>
