@@ -10,6 +10,23 @@
 
 #include <heartbeat/detail/liveness.hpp> // tick_for: how late the documented rounding may be
 
+// An awaited loop written with coroutines, where Asio has them.
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define HBT_HAS_CO_AWAIT 1
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#endif
+#elif defined(ASIO_HAS_CO_AWAIT)
+#define HBT_HAS_CO_AWAIT 1
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#endif
+
 #include <array>
 #include <chrono>
 #include <functional>
@@ -1064,6 +1081,262 @@ TEST_CASE("virtual: after the peer's EOF the replies still go out, then the run 
     CHECK(run.ec() == asio::error::eof);
     CHECK(t.data_lines() == std::vector<std::string>{"re:q1", "re:q2"});
     CHECK(t.peer->closed);
+}
+
+// =============================================================================================
+// Sends: accepted below the high-water mark, else completed once written; async_flush.
+
+namespace {
+/// `count` lines "line0".."line<count-1>", each ending in '\n'.
+std::string numbered_lines(int count) {
+    std::string s;
+    for (int i = 0; i < count; ++i)
+        s += "line" + std::to_string(i) + "\n";
+    return s;
+}
+std::vector<std::string> numbered(int count) {
+    std::vector<std::string> v;
+    for (int i = 0; i < count; ++i)
+        v.push_back("line" + std::to_string(i));
+    return v;
+}
+} // namespace
+
+TEST_CASE("virtual: an awaited receive-then-send loop answers a burst with one write",
+          "[virtual][send]") {
+    rig t(still_options());
+    recorder run;
+    t.session->async_run(run.done_handler());
+    int echoed = 0;
+    bool inline_send = false;
+    std::function<void()> echo = [&] {
+        t.session->async_receive([&](error_code ec, std::string frame) {
+            if (ec)
+                return;
+            initiate([&] {
+                t.session->async_send(std::move(frame), [&](error_code ec) {
+                    CHECK_FALSE(ec);
+                    inline_send = inline_send || initiating();
+                    ++echoed;
+                    echo();
+                });
+            });
+        });
+    };
+    echo();
+    t.run();
+    const std::size_t writes_before = t.peer->writes;
+    t.peer->give(numbered_lines(60)); // 410 bytes: one read
+    t.run();
+    CHECK(echoed == 60);
+    CHECK_FALSE(inline_send);
+    CHECK(t.data_lines() == numbered(60));
+    // Every send was accepted at once, so the turn's end wrote all sixty echoes together.
+    CHECK(t.peer->writes - writes_before == 1u);
+    t.session->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+#if defined(HBT_HAS_CO_AWAIT)
+TEST_CASE("virtual: a co_await receive-then-send loop answers a burst with one write",
+          "[virtual][send][coroutines]") {
+    rig t(still_options());
+    recorder run;
+    t.session->async_run(run.done_handler());
+    int echoed = 0;
+    error_code ended;
+    asio::co_spawn(
+        t.io(),
+        [&]() -> asio::awaitable<void> {
+            for (;;) {
+                error_code ec;
+                std::string frame = co_await t.session->async_receive(
+                    asio::redirect_error(asio::use_awaitable, ec));
+                if (!ec)
+                    co_await t.session->async_send(std::move(frame),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) {
+                    ended = ec;
+                    co_return;
+                }
+                ++echoed;
+            }
+        },
+        asio::detached);
+    t.run();
+    const std::size_t writes_before = t.peer->writes;
+    t.peer->give(numbered_lines(60));
+    t.run();
+    CHECK(echoed == 60);
+    CHECK(t.data_lines() == numbered(60));
+    CHECK(t.peer->writes - writes_before == 1u);
+    t.session->close();
+    t.run();
+    CHECK(ended == asio::error::operation_aborted);
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+#endif
+
+TEST_CASE("virtual: sends are accepted below the high-water mark, then wait for their write, "
+          "completing in call order",
+          "[virtual][send][order]") {
+    heartbeat::options o = still_options();
+    // A frame of 60 bytes counts 61 with its '\n', and 64 more for the buffer it starts: the
+    // first two sends find fewer than 200 bytes queued, the third 250.
+    o.send_high_water_mark = 200;
+    rig t(o);
+    t.peer->block_writes(true);
+    auto log = std::make_shared<std::vector<std::string>>();
+    recorder run;
+    t.session->async_run(run.done_handler());
+    std::vector<recorder> s;
+    s.reserve(6);
+    for (int i = 0; i < 5; ++i) {
+        s.emplace_back(log, "s" + std::to_string(i));
+        initiate([&] {
+            t.session->async_send(std::string(60, static_cast<char>('a' + i)),
+                                  s.back().done_handler());
+        });
+    }
+    t.run();
+    REQUIRE(t.peer->write_pending());
+    CHECK(*log == std::vector<std::string>{"s0:ok", "s1:ok"});
+    // Nothing is written yet: the writes are stuck, the rest wait behind them.
+    t.advance(1s);
+    CHECK(log->size() == 2u);
+    t.peer->block_writes(false);
+    t.run();
+    CHECK(*log == std::vector<std::string>{"s0:ok", "s1:ok", "s2:ok", "s3:ok", "s4:ok"});
+    REQUIRE(t.data_lines().size() == 5u);
+    for (int i = 0; i < 5; ++i)
+        CHECK(t.data_lines()[i] == std::string(60, static_cast<char>('a' + i)));
+    // Drained: the next send is accepted at once again, even with the writes stuck.
+    t.peer->block_writes(true);
+    s.emplace_back(log, "s5");
+    initiate([&] { t.session->async_send("again", s.back().done_handler()); });
+    t.run();
+    CHECK(log->back() == "s5:ok");
+    for (auto& x : s) {
+        CHECK(x.calls() == 1);
+        CHECK_FALSE(x.was_inline());
+    }
+    CHECK(t.session->statistics().frames_sent == 5u);
+    t.session->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+TEST_CASE("virtual: a peer that stops reading stalls an awaited send loop at the high-water "
+          "mark, and write_timeout ends it",
+          "[virtual][send][liveness][write]") {
+    heartbeat::options o = still_options();
+    o.write_timeout = 200ms;
+    o.send_high_water_mark = 4096;
+    rig t(o);
+    t.peer->block_writes(true);
+    recorder run;
+    t.session->async_run(run.done_handler());
+    int accepted = 0;
+    error_code last;
+    const std::string frame(1000, 'p');
+    std::function<void()> produce = [&] {
+        t.session->async_send(frame, [&](error_code ec) {
+            if (ec) {
+                last = ec;
+                return;
+            }
+            ++accepted;
+            produce();
+        });
+    };
+    produce();
+    t.run();
+    // It ran ahead of the stuck socket by the mark (and one frame), then waited.
+    CHECK(accepted >= 3);
+    CHECK(static_cast<std::size_t>(accepted) * (frame.size() + 1) <=
+          o.send_high_water_mark + frame.size() + 1);
+    const int stalled_at = accepted;
+    t.advance(100ms);
+    CHECK(accepted == stalled_at);
+    CHECK_FALSE(run.done());
+    REQUIRE(t.advance_until([&] { return run.done(); }, 200ms));
+    CHECK(run.ec() == heartbeat::error::write_timeout);
+    t.run();
+    CHECK(last == heartbeat::error::write_timeout); // the waiting send learns why
+    CHECK(accepted == stalled_at);
+}
+
+TEST_CASE("virtual: async_flush completes once everything queued before it is written",
+          "[virtual][send][flush]") {
+    auto log = std::make_shared<std::vector<std::string>>();
+    recorder run, sent(log, "sent"), flushed(log, "flushed"), after(log, "after");
+    rig t(still_options());
+    t.session->async_run(run.done_handler());
+
+    SECTION("behind async_send and try_send frames; a later send waits behind it") {
+        t.peer->block_writes(true);
+        initiate([&] {
+            t.session->async_send("a", sent.done_handler());
+            CHECK_FALSE(t.session->try_send("b"));
+            t.session->async_flush(flushed.done_handler());
+            t.session->async_send("c", after.done_handler());
+        });
+        t.run();
+        CHECK(*log == std::vector<std::string>{"sent:ok"});
+        t.advance(1s);
+        CHECK(log->size() == 1u);
+        t.peer->block_writes(false);
+        t.run();
+        CHECK(*log == std::vector<std::string>{"sent:ok", "flushed:ok", "after:ok"});
+        CHECK(t.data_lines() == std::vector<std::string>{"a", "b", "c"});
+        CHECK(t.session->statistics().frames_sent == 3u); // the flush is no frame
+    }
+    SECTION("with nothing queued: at once, never inline") {
+        initiate([&] { t.session->async_flush(flushed.done_handler()); });
+        CHECK_FALSE(flushed.done());
+        t.run();
+        CHECK(flushed.ec() == error_code());
+        CHECK(t.data_lines().empty());
+    }
+    SECTION("cancelled while it waits; the session runs on") {
+        t.peer->block_writes(true);
+        asio::cancellation_signal signal;
+        initiate([&] {
+            t.session->async_send("a", sent.done_handler());
+            t.session->async_flush(
+                asio::bind_cancellation_slot(signal.slot(), flushed.done_handler()));
+        });
+        t.run();
+        CHECK_FALSE(flushed.done());
+        signal.emit(asio::cancellation_type::terminal);
+        t.run();
+        CHECK(flushed.ec() == asio::error::operation_aborted);
+        t.peer->block_writes(false);
+        t.run();
+        CHECK(t.data_lines() == std::vector<std::string>{"a"});
+        CHECK_FALSE(run.done());
+    }
+    SECTION("the session ends first, or had ended: the end reason") {
+        t.peer->block_writes(true);
+        initiate([&] {
+            t.session->async_send("a", sent.done_handler());
+            t.session->async_flush(flushed.done_handler());
+        });
+        t.run();
+        t.session->close();
+        t.run();
+        CHECK(flushed.ec() == asio::error::operation_aborted);
+        initiate([&] { t.session->async_flush(after.done_handler()); });
+        t.run();
+        CHECK(after.ec() == asio::error::operation_aborted);
+        CHECK_FALSE(after.was_inline());
+    }
+    for (const recorder* x : {&sent, &flushed, &after})
+        CHECK(x->calls() <= 1);
+    t.session->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
 }
 
 // =============================================================================================

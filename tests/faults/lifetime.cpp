@@ -150,8 +150,11 @@ socket_pair make_pair(asio::io_context& ioc, int buffer_size = 0) {
     return {std::move(ours), std::move(theirs)};
 }
 
-heartbeat::options lifetime_options() {
+/// `high_water`: options::send_high_water_mark. Zero (every send pending until written) for the
+/// fixed scenarios, which destroy and cancel sends still in flight.
+heartbeat::options lifetime_options(std::size_t high_water = 0) {
     heartbeat::options o;
+    o.send_high_water_mark = high_water;
     o.ping_interval = 20ms;
     o.read_timeout = 2000ms;
     o.write_timeout = 2000ms;
@@ -480,7 +483,10 @@ void random_round(std::mt19937& rng, int& ended_by_ioc) {
         std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
         asio::io_context ioc;
         auto pair = make_pair(ioc, rng() % 2 ? 16 * 1024 : 0);
-        std::optional<session> s(std::in_place, std::move(pair.ours), lifetime_options());
+        // Sends pending until written, accepted until a small queue, or the default mark.
+        const std::size_t marks[] = {0, 256, heartbeat::options().send_high_water_mark};
+        std::optional<session> s(std::in_place, std::move(pair.ours),
+                                 lifetime_options(marks[rng() % 3]));
         auto pick = [&](unsigned n) {
             return static_cast<unsigned>(rng() % n);
         };
@@ -504,6 +510,12 @@ void random_round(std::mt19937& rng, int& ended_by_ioc) {
                 }
                 break;
             case 1:
+                if (pick(4) == 0) {
+                    s->async_flush(asio::bind_cancellation_slot(
+                        slot_for(), probe(recs.make("flush"),
+                                          pick(6) == 0 ? destroy : std::function<void()>{})));
+                    break;
+                }
                 s->async_send(
                     std::string(pick(3) == 0 ? 1024 * 1024 : 1 + pick(100), 'a'),
                     asio::bind_cancellation_slot(
