@@ -458,3 +458,95 @@ TEST_CASE("frame_writer: a frame not yet written can be cancelled, one being wri
     CHECK_FALSE(f.writer.has_output());
     CHECK(f.queued().empty());
 }
+
+TEST_CASE("frame_writer: frames are accepted at once below the mark while no sender waits",
+          "[frame_writer][high_water]") {
+    fixture<> f;
+    const std::size_t mark = 200;
+    CHECK(f.writer.accepts_at_once(mark)); // empty
+    // Accepted frames (the session copies them like try_send's) count their bytes...
+    CHECK(f.try_send(std::string(60, 'a')));
+    CHECK(f.writer.accepts_at_once(mark)); // 61 + node_cost
+    CHECK(f.try_send(std::string(60, 'b')));
+    CHECK(f.writer.accepts_at_once(mark)); // 122 + node_cost: the same buffer
+    CHECK(f.try_send(std::string(60, 'c')));
+    CHECK_FALSE(f.writer.accepts_at_once(mark)); // 183 + node_cost: past the mark
+    // ...and a detached node of its own (a large accepted frame) waits for nobody.
+    fixture<> g;
+    auto* own = g.make(7);
+    own->data.detached = true;
+    REQUIRE(g.writer.push(g.framing, own, std::string(10, 'x')));
+    CHECK(g.writer.accepts_at_once(mark));
+    CHECK(g.write_batch() == std::string(10, 'x') + "\n");
+    CHECK(g.retire() == ids{7});
+    CHECK(g.writer.accepts_at_once(1)); // nothing left: even the smallest mark
+}
+
+TEST_CASE("frame_writer: a waiting sender or flush holds back acceptance until it leaves the "
+          "queue",
+          "[frame_writer][high_water]") {
+    const std::size_t mark = std::size_t{1} << 20;
+    SECTION("a send that waits, until written") {
+        fixture<> f;
+        f.send(1, "w");
+        CHECK_FALSE(f.writer.accepts_at_once(mark));
+        CHECK(f.write_batch() == "w\n");
+        CHECK_FALSE(f.writer.accepts_at_once(mark)); // written, not yet retired
+        CHECK(f.retire() == ids{1});
+        CHECK(f.writer.accepts_at_once(mark));
+    }
+    SECTION("a send that waits, until cancelled") {
+        fixture<> f;
+        auto* n = f.send_node(1, "w");
+        CHECK(f.writer.cancel(n));
+        CHECK(f.writer.accepts_at_once(mark));
+    }
+    SECTION("a flush: no bytes, no cost, retired with the batch it ends") {
+        fixture<> f;
+        CHECK(f.try_send("a"));
+        auto* flush = f.make(2);
+        f.writer.push_flush(flush);
+        CHECK_FALSE(f.writer.accepts_at_once(mark));
+        CHECK(f.try_send("b")); // try_send is not held back: behind the flush, in a new buffer
+        CHECK(f.write_batch() == "a\nb\n");
+        CHECK(f.retire() == ids{100, 2, 101});
+        CHECK(f.writer.accepts_at_once(1));
+        CHECK_FALSE(f.writer.has_output());
+    }
+    SECTION("a flush alone is a batch of no bytes") {
+        fixture<> f;
+        f.writer.push_flush(f.make(3));
+        REQUIRE(f.writer.begin_batch(f.framing));
+        CHECK(f.writer.batch_empty());
+        CHECK(f.retire() == ids{3});
+        CHECK(f.writer.accepts_at_once(1));
+    }
+    SECTION("a flush is never refused, even past the limit") {
+        fixture<> f(100);
+        CHECK(f.try_send(std::string(90, 'a')));
+        CHECK_FALSE(f.try_send("b")); // full
+        f.writer.push_flush(f.make(4));
+        CHECK(f.write_batch() == std::string(90, 'a') + "\n");
+        CHECK(f.retire() == ids{100, 4});
+    }
+    SECTION("the session ends: dropped like any waiting node") {
+        fixture<> f;
+        f.writer.push_flush(f.make(5));
+        f.send(6, "x");
+        CHECK(f.drop_unsent() == ids{5, 6});
+        CHECK(f.writer.accepts_at_once(1));
+    }
+}
+
+TEST_CASE("frame_writer: try_send joins a detached node only when its framing is inside the "
+          "payload",
+          "[frame_writer][high_water]") {
+    fixture<> f;
+    auto* own = f.make(1);
+    own->data.detached = true;
+    REQUIRE(f.writer.push(f.framing, own, "large")); // its '\n' is a trailer of its own
+    CHECK(f.try_send("small"));
+    CHECK(f.made == 1); // a new buffer: appending to "large" would put "small" before its '\n'
+    CHECK(f.write_batch() == "large\nsmall\n");
+    CHECK(f.retire() == ids{1, 100});
+}
