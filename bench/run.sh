@@ -591,6 +591,8 @@ log "building in $BUILD"
 build
 # What is measured: the tree as built now (include/ may change while the scenarios run).
 CODE="include/ at $(git -C "$HERE" log -1 --format=%h -- ../include 2>/dev/null || echo unknown)$(git -C "$HERE" diff --quiet HEAD -- ../include 2>/dev/null || echo " with uncommitted changes")"
+# A copy outside git (e.g. git archive of a commit) has no history to name.
+git -C "$HERE" rev-parse --git-dir >/dev/null 2>&1 || CODE="include/ of a tree outside git"
 [ -x "$BUILD/go_server" ] && have_go=1 || { have_go=0; warn "no go_server (golang-go missing): Go column is n/a"; }
 # lib_server has --loop coro only where Asio has C++20 coroutines.
 "$BUILD/lib_server" --list-loops 2>/dev/null | grep -qw coro && have_coro=1 || have_coro=0

@@ -1339,6 +1339,33 @@ TEST_CASE("virtual: async_flush completes once everything queued before it is wr
     CHECK(run.ec() == asio::error::operation_aborted);
 }
 
+TEST_CASE("virtual: async_flush with nothing to write does not postpone the PING",
+          "[virtual][send][flush][liveness]") {
+    heartbeat::options o = still_options();
+    o.ping_interval = 100ms;
+    rig t(o);
+    recorder run;
+    t.session->async_run(run.done_handler());
+    // A flush every 10 ms writes nothing: the peer hears only the PINGs, which must keep their
+    // interval (the first comes after 50-100 % of it, later ones up to 5 % early).
+    int flushes = 0;
+    for (int i = 0; i < 40; ++i) {
+        t.session->async_flush([&](error_code ec) {
+            CHECK_FALSE(ec);
+            ++flushes;
+        });
+        t.advance(10ms);
+    }
+    CHECK(flushes == 40);
+    const auto pings = t.times_of("PING");
+    REQUIRE(pings.size() >= 3u);
+    for (std::size_t i = 1; i < pings.size(); ++i)
+        CHECK(pings[i] - pings[i - 1] <= o.ping_interval + tick(o) + 10ms);
+    CHECK(t.data_lines().empty());
+    t.session->close();
+    t.run();
+}
+
 // =============================================================================================
 // Lifetime.
 

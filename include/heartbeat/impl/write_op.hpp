@@ -85,7 +85,11 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
     }
 
     const bool ping = writer_.end_batch();
-    clocks_.write_done(now);
+    // A batch of flushes alone (or of frames a Framing encodes as nothing) wrote nothing: the
+    // peer heard nothing, so the next PING stays due when it was.
+    const bool wrote = !writer_.batch_empty();
+    if (wrote)
+        clocks_.write_done(now);
     if (ping)
         ++counts_.pings_sent;
     // The senders' handlers run at the turn's end; what they send then joins the next batch.
@@ -101,7 +105,8 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
     start_write(); // (in a turn, the turn's end writes)
     // The next PING is now due an interval from here; this only touches the timer when that
     // is earlier than its current wake-up (it rarely is).
-    rearm_ping();
+    if (wrote)
+        rearm_ping();
 }
 
 /// A frame that will never be written: its sender learns why the session ended.
