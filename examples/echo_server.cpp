@@ -138,10 +138,12 @@ private:
         echo(c);
     }
 
-    // Receive a frame, send it back, repeat. One echo at a time keeps memory bounded: a client
-    // that does not read its echoes fills the receive queue and TCP pushes back on it. The loop
-    // ends only with the session: an echo it refuses closes it, or the client would see its
-    // lines vanish while PINGs still came.
+    // Receive a frame, send it back, repeat. Each send completes as soon as the session queued
+    // the echo (below options::send_high_water_mark), so a burst of lines read at once is
+    // answered with one write; a client that does not read its echoes stalls the loop at the
+    // mark, then fills the receive queue, and TCP pushes back on it. The loop ends only with the
+    // session: an echo it refuses closes it, or the client would see its lines vanish while
+    // PINGs still came.
     static void echo(std::shared_ptr<connection> c) {
         c->session.async_receive([c](std::error_code ec, std::string frame) {
             if (ec)

@@ -518,7 +518,7 @@ TEST_CASE("virtual: a slow reader that keeps taking bytes never triggers write_t
     t.session->async_run(run.done_handler());
     const std::string big(20000, 'b');
     t.session->async_send(big, [](error_code ec) { CHECK_FALSE(ec); }); // accepted at once
-    t.session->async_flush(sent.done_handler());                       // ...and written
+    t.session->async_flush(sent.done_handler());                        // ...and written
     // 500 bytes every 150 ms: slower than the session would like, but never stuck for 200 ms.
     for (int i = 0; i < 100 && !sent.done(); ++i) {
         t.advance(150ms);

@@ -76,9 +76,7 @@ public:
     /// No sender waits for a write (async_send past the high-water mark, async_flush) and the
     /// queue holds fewer than `mark` bytes (as send_queue_limit counts them): a new frame is
     /// accepted at once (options::send_high_water_mark).
-    bool accepts_at_once(std::size_t mark) const noexcept {
-        return waiting_ == 0 && cost_ < mark;
-    }
+    bool accepts_at_once(std::size_t mark) const noexcept { return waiting_ == 0 && cost_ < mark; }
     /// Something waits for a batch: a PING, a PONG or a frame.
     bool has_output() const noexcept { return ping_queued_ || pong_pending_ || !queue_.empty(); }
     /// PONGs put into a batch so far (statistics::pongs_sent).
@@ -123,8 +121,9 @@ public:
     /// for `bytes`. False: the queue is full.
     template <class MakeNode>
     bool append(Framing& framing, const char* payload, std::size_t size, MakeNode&& make_node) {
-        std::array<char, Framing::max_header_size + 1> header;
-        std::array<char, Framing::max_trailer_size + 1> trailer;
+        // Left unset: the Framing writes what is used (see the trailer loop below).
+        std::array<char, Framing::max_header_size + 1> header;   // NOLINT(*-member-init)
+        std::array<char, Framing::max_trailer_size + 1> trailer; // NOLINT(*-member-init)
         const std::size_t header_size = framing.encode_header(size, header.data());
         const std::size_t trailer_size = framing.encode_trailer(trailer.data());
         const std::size_t bytes = header_size + size + trailer_size;
@@ -325,7 +324,7 @@ private:
 
     completion_list<Node> queue_;
     const std::size_t limit_;
-    std::size_t cost_ = 0; // what send_queue_limit bounds: data_type::cost() of each
+    std::size_t cost_ = 0;    // what send_queue_limit bounds: data_type::cost() of each
     std::size_t waiting_ = 0; // nodes whose sender waits for their write
     std::uint64_t ping_id_ = 0;
     std::uint64_t pong_id_ = 0;
