@@ -51,6 +51,19 @@
 
 #endif
 
+// cancel_after and cancel_at: Asio 1.31 (Boost 1.86) and later.
+#if defined(HEARTBEAT_USE_BOOST_ASIO)
+#if BOOST_ASIO_VERSION >= 103100
+#define HBT_HAS_CANCEL_AFTER 1
+#include <boost/asio/cancel_after.hpp>
+#include <boost/asio/cancel_at.hpp>
+#endif
+#elif ASIO_VERSION >= 103100
+#define HBT_HAS_CANCEL_AFTER 1
+#include <asio/cancel_after.hpp>
+#include <asio/cancel_at.hpp>
+#endif
+
 #include <atomic>
 #include <future>
 #include <variant>
@@ -349,3 +362,98 @@ TEST_CASE("a coroutine's receive with a timeout cancels cleanly and the session 
 }
 
 #endif // HBT_HAS_CO_AWAIT
+
+// The initiation objects name the session's executor, so tokens that need it before the
+// operation starts work on every operation.
+namespace {
+template <class Initiation>
+using initiation_executor = typename Initiation::executor_type;
+struct initiation_probe {};
+} // namespace
+
+template <class Signature>
+struct asio::async_result<initiation_probe, Signature> {
+    template <class Initiation, class... Args>
+    static bool initiate(Initiation&& initiation, initiation_probe, Args&&...) {
+        using executor = initiation_executor<std::decay_t<Initiation>>;
+        static_assert(std::is_same_v<executor, line_session::executor_type>);
+        return initiation.get_executor() == executor(initiation.get_executor());
+    }
+};
+
+TEST_CASE("every initiation object names the session's executor", "[tokens]") {
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    line_session s(std::move(pair.a), quiet_options());
+    CHECK(s.async_run(initiation_probe{}));
+    CHECK(s.async_receive(initiation_probe{}));
+    CHECK(s.async_send("x", initiation_probe{}));
+    CHECK(s.async_flush(initiation_probe{}));
+}
+
+#if defined(HBT_HAS_CANCEL_AFTER)
+TEST_CASE("cancel_after and cancel_at bound an operation; the session runs on", "[tokens]") {
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    line_session a(std::move(pair.a), quiet_options());
+    line_session b(std::move(pair.b), quiet_options());
+    outcome run_a, run_b, sent, flushed;
+    frame_outcome timed_out, got;
+    a.async_run(run_a.handler());
+    b.async_run(run_b.handler());
+    const auto t0 = clock::now();
+    b.async_receive(asio::cancel_after(50ms, timed_out.handler()));
+    REQUIRE(run_until(ioc, [&] { return timed_out.done(); }));
+    CHECK(timed_out.ec() == asio::error::operation_aborted);
+    CHECK(ms_between(t0, timed_out.when()) >= not_before(50ms));
+    CHECK_FALSE(run_b.done());
+    a.async_send("after", asio::cancel_at(clock::now() + 5s, sent.handler()));
+    a.async_flush(asio::cancel_after(5s, flushed.handler()));
+    b.async_receive(asio::cancel_after(5s, got.handler()));
+    REQUIRE(run_until(ioc, [&] { return sent.done() && flushed.done() && got.done(); }));
+    CHECK(sent.ec() == error_code());
+    CHECK(flushed.ec() == error_code());
+    CHECK(got.frame() == "after");
+    a.close();
+    b.close();
+    REQUIRE(run_until(ioc, [&] { return run_a.done() && run_b.done(); }));
+    CHECK(run_b.ec() == asio::error::operation_aborted);
+
+    // The run honours the terminal cancellation cancel_after emits: the session ends.
+    auto pair2 = tcp_pair(ioc);
+    line_session c(std::move(pair2.a), quiet_options());
+    raw_peer peer(std::move(pair2.b));
+    outcome run_c;
+    const auto t1 = clock::now();
+    c.async_run(asio::cancel_after(30ms, run_c.handler()));
+    REQUIRE(run_until(ioc, [&] { return run_c.done(); }));
+    CHECK(run_c.ec() == asio::error::operation_aborted);
+    CHECK(ms_between(t1, run_c.when()) >= not_before(30ms));
+}
+
+TEST_CASE("without a token, an operation uses the executor's default (deferred)", "[tokens]") {
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    line_session a(std::move(pair.a), quiet_options());
+    line_session b(std::move(pair.b), quiet_options());
+    outcome run_a, run_b, sent;
+    frame_outcome got;
+    auto run_op = a.async_run();
+    auto send_op = a.async_send("default");
+    auto receive_op = b.async_receive();
+    auto flush_op = a.async_flush();
+    std::move(run_op)(run_a.handler());
+    b.async_run(run_b.handler());
+    std::move(send_op)(sent.handler());
+    std::move(receive_op)(got.handler());
+    std::move(flush_op)([](error_code ec) { CHECK_FALSE(ec); });
+    REQUIRE(run_until(ioc, [&] { return sent.done() && got.done(); }));
+    CHECK(got.frame() == "default");
+    a.close();
+    b.close();
+    REQUIRE(run_until(ioc, [&] { return run_a.done() && run_b.done(); }));
+}
+#endif

@@ -45,14 +45,16 @@ public:
     const heartbeat::options& options() const noexcept;
     heartbeat::statistics statistics() const;
 
-    template <class CompletionToken> // void(error_code)
-    auto async_run(CompletionToken&& token);
-    template <class CompletionToken> // void(error_code, std::string)
-    auto async_receive(CompletionToken&& token);
-    template <class CompletionToken> // void(error_code)
-    auto async_send(std::string frame, CompletionToken&& token);
-    template <class CompletionToken> // void(error_code)
-    auto async_flush(CompletionToken&& token);
+    // Each takes any completion token; without one, the executor's default (asio::deferred
+    // from Asio 1.31, Boost 1.86). Completion signatures in the comments.
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_run(CompletionToken&& token = {}); // void(error_code)
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_receive(CompletionToken&& token = {}); // void(error_code, std::string)
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_send(std::string frame, CompletionToken&& token = {}); // void(error_code)
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_flush(CompletionToken&& token = {}); // void(error_code)
 
     error_code try_send(std::string_view frame);
     bool try_receive(std::string& frame);

@@ -94,9 +94,9 @@ public:
     /// application has not reacted, and write_timeout still ends a peer that stopped reading.
     ///
     /// Signature: void(error_code).
-    template <class CompletionToken>
-    auto async_run(CompletionToken&& token) {
-        return net::async_initiate<CompletionToken, void(error_code)>(initiate_run{&state()},
+    template <class CompletionToken = net::default_completion_token_t<executor_type>>
+    auto async_run(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_run{{&state()}},
                                                                       token);
     }
 
@@ -105,10 +105,10 @@ public:
     /// it completes with the session's end reason. Any cancellation type is honoured.
     ///
     /// Signature: void(error_code, std::string).
-    template <class CompletionToken>
-    auto async_receive(CompletionToken&& token) {
+    template <class CompletionToken = net::default_completion_token_t<executor_type>>
+    auto async_receive(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
         return net::async_initiate<CompletionToken, void(error_code, std::string)>(
-            initiate_receive{&state()}, token);
+            initiate_receive{{&state()}}, token);
     }
 
     /// Queues `frame` behind what is already queued. Completes (never inline, in the order of
@@ -121,9 +121,10 @@ public:
     /// Cancellation removes a frame still waiting and not yet being written.
     ///
     /// Signature: void(error_code).
-    template <class CompletionToken>
-    auto async_send(std::string frame, CompletionToken&& token) {
-        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{&state()},
+    template <class CompletionToken = net::default_completion_token_t<executor_type>>
+    auto async_send(std::string frame,
+                    CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{{&state()}},
                                                                       token, std::move(frame));
     }
 
@@ -133,9 +134,9 @@ public:
     /// and is never refused. Cancellation removes it while it is not part of a write.
     ///
     /// Signature: void(error_code).
-    template <class CompletionToken>
-    auto async_flush(CompletionToken&& token) {
-        return net::async_initiate<CompletionToken, void(error_code)>(initiate_flush{&state()},
+    template <class CompletionToken = net::default_completion_token_t<executor_type>>
+    auto async_flush(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_flush{{&state()}},
                                                                       token);
     }
 
@@ -173,33 +174,35 @@ public:
     }
 
 private:
-    struct initiate_run {
+    // The initiation objects name the session's executor, for tokens that need one before the
+    // operation starts (cancel_after and cancel_at make their timer on it).
+    struct initiation {
+        using executor_type = typename heartbeat_session::executor_type;
+        executor_type get_executor() const noexcept { return state->get_executor(); }
         state_type* state;
+    };
+    struct initiate_run : initiation {
         template <class Handler>
         void operator()(Handler&& handler) const {
-            state->start_run(std::forward<Handler>(handler));
+            this->state->start_run(std::forward<Handler>(handler));
         }
     };
-    struct initiate_receive {
-        state_type* state;
+    struct initiate_receive : initiation {
         template <class Handler>
         void operator()(Handler&& handler) const {
-            state->start_receive(std::forward<Handler>(handler));
+            this->state->start_receive(std::forward<Handler>(handler));
         }
     };
-    struct initiate_send {
-        state_type* state;
+    struct initiate_send : initiation {
         template <class Handler>
         void operator()(Handler&& handler, std::string&& frame) const {
-            state->start_send(std::move(frame), std::forward<Handler>(handler));
+            this->state->start_send(std::move(frame), std::forward<Handler>(handler));
         }
     };
-
-    struct initiate_flush {
-        state_type* state;
+    struct initiate_flush : initiation {
         template <class Handler>
         void operator()(Handler&& handler) const {
-            state->start_flush(std::forward<Handler>(handler));
+            this->state->start_flush(std::forward<Handler>(handler));
         }
     };
 

@@ -130,12 +130,8 @@ public:
 
         // Consecutive frames share one node and one contiguous buffer until it is written: one
         // iovec for many frames, and no allocation per frame once the buffer has grown.
-        // (An accepted async_send frame of its own keeps its framing bytes apart: joined only
-        // when it has none.)
         Node* node = queue_.back();
-        const bool join = node && node->data.detached && !node->data.writing &&
-                          node->data.header_size == 0 && node->data.trailer_size == 0 &&
-                          node->data.payload.size() + bytes <= shared_bytes;
+        const bool join = joinable(node, bytes);
         const std::size_t cost = join ? bytes : bytes + data_type::node_cost;
         if (!queue_.empty() && cost_ + cost > limit_)
             return false;
@@ -169,6 +165,13 @@ public:
 #endif
         cost_ += cost;
         return true;
+    }
+
+    /// The last queued node is not yet being written: a frame queued now goes out in one
+    /// batch with it.
+    bool has_unsent() const noexcept {
+        const Node* last = queue_.back();
+        return last && !last->data.writing;
     }
 
     /// Unlinks a node not yet written. False when its bytes are part of the write in flight:
@@ -312,6 +315,12 @@ public:
     }
 
 private:
+    /// `node` is a shared buffer (try_send's, framing inside the payload; not an accepted frame
+    /// of its own, whose framing bytes stay apart) not yet being written, with room for `bytes`.
+    static bool joinable(const Node* node, std::size_t bytes) noexcept {
+        return node && node->data.detached && !node->data.writing && node->data.header_size == 0 &&
+               node->data.trailer_size == 0 && node->data.payload.size() + bytes <= shared_bytes;
+    }
     void link(Node* node) noexcept {
         waiting_ += node->data.detached ? 0 : 1;
         queue_.push_back(node);

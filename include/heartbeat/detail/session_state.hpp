@@ -346,8 +346,8 @@ private:
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
     void drop_send(send_node* node);
-    /// An accepted async_send frame up to this size is copied into try_send's shared buffer;
-    /// a larger one keeps its own storage (a node of its own beats copying it).
+    /// An accepted async_send frame up to this size may be copied into try_send's shared
+    /// buffer (see accept()); a larger one keeps its own storage (a node beats copying it).
     static constexpr std::size_t copied_frame_size = 1024;
     bool accept(std::string&& payload);
     bool append_frame(const char* payload, std::size_t size);

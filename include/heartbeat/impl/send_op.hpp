@@ -48,12 +48,14 @@ void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Ha
     start_write();
 }
 
-/// Queues an accepted async_send frame that nobody waits for. A small one is copied into
-/// try_send's shared buffer (one iovec for many frames, no node); a large one keeps its own
-/// storage, which costs a node but no copy.
+/// Queues an accepted async_send frame that nobody waits for. A small one queued behind frames
+/// not yet being written is copied into the shared buffer try_send uses (one iovec for many
+/// frames, no node per frame); any other keeps its own storage in a node of its own, which
+/// costs no copy. So a lone reply (request-response) costs its node, and a burst of echoes a
+/// node for its first frame and one shared buffer for the rest.
 template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::accept(std::string&& payload) {
-    if (payload.size() <= copied_frame_size)
+    if (payload.size() <= copied_frame_size && writer_.has_unsent())
         return append_frame(payload.data(), payload.size());
     auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
     node->data.detached = true;
