@@ -393,7 +393,7 @@ TEST_CASE("every initiation object names the session's executor", "[tokens]") {
 }
 
 #if defined(HBT_HAS_CANCEL_AFTER)
-TEST_CASE("cancel_after and cancel_at bound an operation; the session runs on", "[tokens]") {
+TEST_CASE("cancel_after and cancel_at bound an operation: the session runs on", "[tokens]") {
     asio::io_context ioc;
     drain_on_exit drain{ioc};
     auto pair = tcp_pair(ioc);

@@ -195,7 +195,7 @@ TEST_CASE("frame_reader: nothing more is decoded once the session ended", "[fram
     CHECK(t.take_all() == strings{"a"});
 }
 
-TEST_CASE("frame_reader: a scratch read is decoded whole; the start of a frame is kept",
+TEST_CASE("frame_reader: a scratch read is decoded whole: the start of a frame is kept",
           "[frame_reader]") {
     rig t;
     const std::string bytes = "a\nPING\nb\npar";

@@ -198,7 +198,7 @@ TEST_CASE("frame_writer: PONGs coalesce into one per batch, with the latest id",
     CHECK(r.consumed == bytes.size());
 }
 
-TEST_CASE("frame_writer: an empty queue takes one frame whatever its cost; then the limit holds",
+TEST_CASE("frame_writer: an empty queue takes one frame whatever its cost: then the limit holds",
           "[frame_writer]") {
     const std::size_t cost = 10 + 1 + node_cost; // of a 10-byte frame: payload, '\n', the node
     SECTION("a frame over the limit, alone") {

@@ -105,7 +105,7 @@ TEST_CASE("liveness: a write in flight postpones PINGs and runs under write_time
     CHECK(c.probe(t0 + 350ms) == due::write_timeout);
 }
 
-TEST_CASE("liveness: no byte for read_timeout is a timeout; any byte pushes it back",
+TEST_CASE("liveness: no byte for read_timeout is a timeout: any byte pushes it back",
           "[liveness]") {
     heartbeat::options o = base_options();
     o.ping_interval = 0ms;
@@ -145,7 +145,7 @@ TEST_CASE("liveness: the worst verdict comes first", "[liveness]") {
     CHECK(c.probe(t0 + 400ms) == due::idle_timeout);
 }
 
-TEST_CASE("liveness: after a stall of our own loop, verdicts wait for a grace; PINGs do not",
+TEST_CASE("liveness: after a stall of our own loop, verdicts wait for a grace: PINGs do not",
           "[liveness]") {
     clocks c;
     c.live.bytes_received(t0 + 10ms);
@@ -169,7 +169,7 @@ TEST_CASE("liveness: after a stall of our own loop, verdicts wait for a grace; P
     CHECK(d.probe(next) == due::ping);
 }
 
-TEST_CASE("liveness: while reading is paused the peer is not judged; after, from the resumption",
+TEST_CASE("liveness: while reading is paused the peer is not judged: after, from the resumption",
           "[liveness]") {
     heartbeat::options o = base_options();
     o.ping_interval = 0ms;
@@ -216,7 +216,7 @@ TEST_CASE("liveness: max_unanswered_pings ends it when the next PING is due", "[
     CHECK(c.probe(t) == due::ping);
 }
 
-TEST_CASE("liveness: suspect at half the read deadline, or a PONG overdue; healthy again",
+TEST_CASE("liveness: suspect at half the read deadline, or a PONG overdue: healthy again",
           "[liveness]") {
     heartbeat::options o = base_options();
     o.ping_interval = 0ms;

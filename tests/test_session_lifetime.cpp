@@ -174,7 +174,7 @@ TEST_CASE("cancelling a pending async_receive through its slot leaves the sessio
     REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }
 
-TEST_CASE("cancelling a queued async_send removes its frame; one being written completes",
+TEST_CASE("cancelling a queued async_send removes its frame: one being written completes",
           "[session][lifetime][cancellation]") {
     asio::io_context ioc;
     drain_on_exit drain{ioc};
@@ -182,13 +182,15 @@ TEST_CASE("cancelling a queued async_send removes its frame; one being written c
     heartbeat::options o = quiet_options();
     o.max_frame_size = 512 * 1024;
     o.send_queue_limit = 2 * 1024 * 1024;
+    o.send_high_water_mark = 0; // every send waits for its write
+    // Declared before the session, which clears their slots when it goes.
+    asio::cancellation_signal big_signal, queued_signal;
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b)); // not reading yet: the big frame stays in flight
     outcome run;
     s.async_run(run.handler());
 
     const std::string big = pattern(o.max_frame_size, 5);
-    asio::cancellation_signal big_signal, queued_signal;
     outcome big_sent, cancelled, kept;
     s.async_send(big, asio::bind_cancellation_slot(big_signal.slot(), big_sent.handler()));
     run_for(ioc, 30ms);
@@ -491,7 +493,7 @@ TEST_CASE("destroying the io_context with a session still running frees the sess
     CHECK(handler_state.expired()); // the run handler (and what it owns) was destroyed
 }
 
-TEST_CASE("a moved session keeps running; assigning over a session ends the old one",
+TEST_CASE("a moved session keeps running: assigning over a session ends the old one",
           "[session][lifetime]") {
     asio::io_context ioc;
     drain_on_exit drain{ioc};
