@@ -120,7 +120,8 @@ public:
     /// being written, or else to a node from `make_node(bytes)`, whose `data.payload` has room
     /// for `bytes`. False: the queue is full.
     template <class MakeNode>
-    bool append(Framing& framing, const char* payload, std::size_t size, MakeNode&& make_node) {
+    HEARTBEAT_ALWAYS_INLINE bool append(Framing& framing, const char* payload, std::size_t size,
+                                        MakeNode&& make_node) {
         // Left unset: the Framing writes what is used (see the trailer loop below).
         std::array<char, Framing::max_header_size + 1> header;   // NOLINT(*-member-init)
         std::array<char, Framing::max_trailer_size + 1> trailer; // NOLINT(*-member-init)

@@ -350,7 +350,11 @@ private:
     /// buffer (see accept()); a larger one keeps its own storage (a node beats copying it).
     static constexpr std::size_t copied_frame_size = 1024;
     bool accept(std::string&& payload);
+    /// accept()'s copy into the shared buffer, out of line: try_send has the same inline (its
+    /// hot path), and a second inline copy in accept() made its other path slower.
     bool append_frame(const char* payload, std::size_t size);
+    /// A detached node with an empty payload of capacity `bytes`, for a new shared buffer.
+    send_node* new_shared_buffer(std::size_t bytes);
     void queue_pong(std::uint64_t id);
 
     // impl/sentry_op.hpp

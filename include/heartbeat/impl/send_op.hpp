@@ -90,7 +90,9 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
         return error::frame_too_large;
     if (error_code ec = framing_.validate(payload, size))
         return ec;
-    if (!append_frame(payload, size))
+    const bool queued = writer_.append(
+        framing_, payload, size, [this](std::size_t bytes) { return new_shared_buffer(bytes); });
+    if (!queued)
         return error::send_queue_full;
     start_write();
     return {};
@@ -98,13 +100,17 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
 
 template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::append_frame(const char* payload, std::size_t size) {
-    return writer_.append(framing_, payload, size, [this](std::size_t bytes) {
-        std::string buffer = cache_->take_payload(); // a written buffer's capacity, again
-        buffer.reserve(bytes);
-        auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
-        node->data.payload = std::move(buffer);
-        return node;
-    });
+    return writer_.append(framing_, payload, size,
+                          [this](std::size_t bytes) { return new_shared_buffer(bytes); });
+}
+
+template <class Stream, class Framing, class Clock>
+auto session_state<Stream, Framing, Clock>::new_shared_buffer(std::size_t bytes) -> send_node* {
+    std::string buffer = cache_->take_payload(); // a written buffer's capacity, again
+    buffer.reserve(bytes);
+    auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
+    node->data.payload = std::move(buffer);
+    return node;
 }
 
 template <class Stream, class Framing, class Clock>
