@@ -501,39 +501,57 @@ TEST_CASE("frame_writer: a waiting sender or flush holds back acceptance until i
         CHECK(f.writer.cancel(n));
         CHECK(f.writer.accepts_at_once(mark));
     }
-    SECTION("a flush: no bytes, no cost, retired with the batch it ends") {
+    SECTION("a flush: no bytes, no cost; a batch stops before it, and it comes back once first") {
         fixture<> f;
         CHECK(f.try_send("a"));
         auto* flush = f.make(2);
         f.writer.push_flush(flush);
         CHECK_FALSE(f.writer.accepts_at_once(mark));
         CHECK(f.try_send("b")); // try_send is not held back: behind the flush, in a new buffer
-        CHECK(f.write_batch() == "a\nb\n");
-        CHECK(f.retire() == ids{100, 2, 101});
+        CHECK(f.write_batch() == "a\n");
+        ids flushed;
+        f.writer.retire_flushes([&](fixture<>::node* n) { flushed.push_back(n->id); });
+        CHECK(flushed.empty()); // the batch is still in flight
+        CHECK(f.retire() == ids{100});
+        f.writer.retire_flushes([&](fixture<>::node* n) { flushed.push_back(n->id); });
+        CHECK(flushed == ids{2});
+        CHECK(f.write_batch() == "b\n");
+        CHECK(f.retire() == ids{101});
         CHECK(f.writer.accepts_at_once(1));
         CHECK_FALSE(f.writer.has_output());
     }
-    SECTION("a flush alone is a batch of no bytes") {
+    SECTION("a flush alone is no batch: it comes back at once") {
         fixture<> f;
         f.writer.push_flush(f.make(3));
-        REQUIRE(f.writer.begin_batch(f.framing));
-        CHECK(f.writer.batch_empty());
-        CHECK(f.retire() == ids{3});
+        CHECK_FALSE(f.writer.begin_batch(f.framing));
+        ids flushed;
+        f.writer.retire_flushes([&](fixture<>::node* n) { flushed.push_back(n->id); });
+        CHECK(flushed == ids{3});
         CHECK(f.writer.accepts_at_once(1));
     }
-    SECTION("a flush is never refused, even past the limit") {
+    SECTION("a flush is never refused, even past the limit, and is never part of a write") {
         fixture<> f(100);
         CHECK(f.try_send(std::string(90, 'a')));
         CHECK_FALSE(f.try_send("b")); // full
-        f.writer.push_flush(f.make(4));
+        auto* flush = f.make(4);
+        f.writer.push_flush(flush);
         CHECK(f.write_batch() == std::string(90, 'a') + "\n");
-        CHECK(f.retire() == ids{100, 4});
+        CHECK(f.writer.cancel(flush)); // a write in flight does not hold it
+        CHECK(f.retire() == ids{100});
+        CHECK_FALSE(f.writer.has_output());
+    }
+    SECTION("a flush does not make the queue count as holding frames: a frame up to the "
+            "limit is taken") {
+        fixture<> f(100);
+        f.writer.push_flush(f.make(5));
+        CHECK(f.send(6, std::string(120, 'x'))); // over the limit, but the queue holds no bytes
+        CHECK(f.try_send(std::string(120, 'y')) == false); // now it does
     }
     SECTION("the session ends: dropped like any waiting node") {
         fixture<> f;
-        f.writer.push_flush(f.make(5));
-        f.send(6, "x");
-        CHECK(f.drop_unsent() == ids{5, 6});
+        f.writer.push_flush(f.make(7));
+        f.send(8, "x");
+        CHECK(f.drop_unsent() == ids{7, 8});
         CHECK(f.writer.accepts_at_once(1));
     }
 }

@@ -1317,6 +1317,28 @@ TEST_CASE("virtual: async_flush completes once everything queued before it is wr
         CHECK(t.data_lines() == std::vector<std::string>{"a"});
         CHECK_FALSE(run.done());
     }
+    SECTION("queued before a write that then sticks: it never joins the write, so it can be "
+            "cancelled") {
+        asio::cancellation_signal signal;
+        rig u(still_options());
+        u.peer->block_writes(true);
+        recorder run2, flushed2;
+        u.session->async_send("a", [](error_code ec) { CHECK_FALSE(ec); });
+        u.session->async_flush(
+            asio::bind_cancellation_slot(signal.slot(), flushed2.done_handler()));
+        u.session->async_run(run2.done_handler()); // writes "a" and sticks
+        u.run();
+        REQUIRE(u.peer->write_pending());
+        signal.emit(asio::cancellation_type::terminal);
+        u.run();
+        CHECK(flushed2.ec() == asio::error::operation_aborted);
+        u.peer->block_writes(false);
+        u.run();
+        CHECK(u.data_lines() == std::vector<std::string>{"a"});
+        u.session->close();
+        u.run();
+        CHECK(run2.ec() == asio::error::operation_aborted);
+    }
     SECTION("the session ends first, or had ended: the end reason") {
         t.peer->block_writes(true);
         initiate([&] {

@@ -43,8 +43,8 @@ struct options {
     /// Largest payload accepted or sent.
     std::size_t max_frame_size = std::size_t{64} * 1024;
     /// Bytes of data frames queued for writing before `async_send` or `try_send` fails with
-    /// `send_queue_full`: payloads and framing bytes, plus 64 per async_send frame or try_send
-    /// buffer.
+    /// `send_queue_full`: payloads and framing bytes, plus 64 per buffer of its own (an
+    /// async_send frame that waits or keeps its storage, or a buffer try_send frames share).
     std::size_t send_queue_limit = std::size_t{1024} * 1024;
     /// `async_send` completes as soon as its frame is queued while the send queue holds fewer
     /// than this many bytes (counted as for send_queue_limit) and no earlier async_send or

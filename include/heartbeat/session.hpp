@@ -111,8 +111,8 @@ public:
             initiate_receive{{&state()}}, token);
     }
 
-    /// Queues `frame` behind what is already queued. Completes (never inline, in the order of
-    /// the calls) as soon as the frame is queued while the queue is below
+    /// Queues `frame` behind what is already queued. Completes (never inline; successful sends
+    /// in the order of the calls) as soon as the frame is queued while the queue is below
     /// options::send_high_water_mark and no earlier async_send or async_flush waits; otherwise
     /// once the frame is written. A frame accepted early that cannot be written ends the session
     /// (async_run says why), as for try_send; async_flush waits until written. Fails at once
@@ -131,7 +131,8 @@ public:
     /// Completes once every frame queued before it (by async_send or try_send) is written to the
     /// stream, or with the session's end reason if it ends first: for a sender that must know
     /// its frames left, e.g. before close(), which drops what is still queued. Carries no bytes
-    /// and is never refused. Cancellation removes it while it is not part of a write.
+    /// and is never refused; it never becomes part of a write, so any cancellation ends it
+    /// (with operation_aborted) until it completed.
     ///
     /// Signature: void(error_code).
     template <class CompletionToken = net::default_completion_token_t<executor_type>>

@@ -99,9 +99,10 @@ public:
                              d.trailer_size <= Framing::max_trailer_size,
                          "the Framing wrote more than its max_header_size or max_trailer_size");
         d.payload = std::move(payload);
-        // An empty queue always takes one frame (bounded by max_frame_size), so the limit never
-        // has to leave room for framing bytes and bookkeeping.
-        if (!queue_.empty() && cost_ + d.cost() > limit_)
+        // An empty queue (flushes cost nothing) always takes one frame (bounded by
+        // max_frame_size), so the limit never has to leave room for framing bytes and
+        // bookkeeping.
+        if (cost_ != 0 && cost_ + d.cost() > limit_)
             return false;
         cost_ += d.cost();
         link(node);
@@ -109,16 +110,30 @@ public:
     }
 
     /// async_flush: `node` completes once every frame queued before it is written. It carries
-    /// no bytes and costs nothing against the limit, so it is always accepted.
+    /// no bytes and costs nothing against the limit, so it is always accepted. It never joins
+    /// a batch (a batch stops before it), so it can always be cancelled; retire_flushes() hands
+    /// it back once it is first in the queue with no write in flight.
     void push_flush(Node* node) noexcept {
         node->data.flush = true;
         node->data.frames = 0;
         link(node);
     }
 
-    /// try_send: appends the framed payload to the last node when that is try_send's and not
-    /// being written, or else to a node from `make_node(bytes)`, whose `data.payload` has room
-    /// for `bytes`. False: the queue is full.
+    /// Hands the flushes at the front of the queue to `f(node)`, each unlinked first, when no
+    /// write is in flight: everything queued before them is written.
+    template <class F>
+    void retire_flushes(F&& f) {
+        while (!writing_ && queue_.front() && queue_.front()->data.flush) {
+            Node* node = queue_.front();
+            unlink(node);
+            f(node);
+        }
+    }
+
+    /// try_send (and a small accepted async_send frame): appends the framed payload to the last
+    /// node when that is a shared buffer not being written (see joinable()), or else to a node
+    /// from `make_node(bytes)`, whose `data.payload` has room for `bytes`. False: the queue is
+    /// full.
     template <class MakeNode>
     HEARTBEAT_ALWAYS_INLINE bool append(Framing& framing, const char* payload, std::size_t size,
                                         MakeNode&& make_node) {
@@ -134,7 +149,7 @@ public:
         Node* node = queue_.back();
         const bool join = joinable(node, bytes);
         const std::size_t cost = join ? bytes : bytes + data_type::node_cost;
-        if (!queue_.empty() && cost_ + cost > limit_)
+        if (cost_ != 0 && cost_ + cost > limit_)
             return false;
         // Room first: should it fail to allocate, nothing has changed (no partial frame in the
         // buffer, no node lost).
@@ -222,7 +237,7 @@ public:
 
         std::size_t bytes = heartbeat_size;
         batch_frames_ = 0;
-        for (auto* n = queue_.front(); n && buffers_.has_room(3); n = n->next) {
+        for (auto* n = queue_.front(); n && !n->data.flush && buffers_.has_room(3); n = n->next) {
             if (batch_frames_ > 0 && bytes >= batch_bytes)
                 break;
             auto& d = n->data;

@@ -346,6 +346,10 @@ private:
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
     void drop_send(send_node* node);
+    void retire_flushes();
+    /// The completion of an async_send or async_flush, holding `handler`.
+    template <class Handler>
+    send_node* new_send_completion(Handler&& handler);
     /// An accepted async_send frame up to this size may be copied into try_send's shared
     /// buffer (see accept()); a larger one keeps its own storage (a node beats copying it).
     static constexpr std::size_t copied_frame_size = 1024;
@@ -386,6 +390,8 @@ private:
     static void cancel_run(void* self, run_node* node, net::cancellation_type);
 
     bool live() const noexcept { return phase_ == phase::running; }
+    /// The session ended or is ending: new operations complete with reason_.
+    bool ended() const noexcept { return phase_ == phase::stopping || phase_ == phase::stopped; }
 
     /// A turn under way (nested when a handler of ours runs the io_context re-entrantly). If
     /// user code throws out of it, what is left to run or write gets a posted drain.

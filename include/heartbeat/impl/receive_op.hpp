@@ -21,7 +21,7 @@ void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
         resume_reading();
         return;
     }
-    if (phase_ == phase::stopping || phase_ == phase::stopped) {
+    if (ended()) {
         complete(node, reason_, std::string());
         return;
     }

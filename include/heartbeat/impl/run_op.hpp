@@ -41,10 +41,10 @@ void session_state<Stream, Framing, Clock>::start_run(Handler&& handler) {
 
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::stop(error_code reason) {
-    if (phase_ == phase::stopping || phase_ == phase::stopped)
+    if (ended())
         return;
     settle_reads(); // frames already read are still delivered...
-    if (phase_ == phase::stopping || phase_ == phase::stopped)
+    if (ended())
         return; // ...unless the bytes after them ended the session first
 
     const bool graceful = phase_ == phase::running && shutdown_gracefully(reason);

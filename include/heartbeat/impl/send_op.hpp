@@ -15,11 +15,8 @@ namespace detail {
 template <class Stream, class Framing, class Clock>
 template <class Handler>
 void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Handler&& handler) {
-    using node_type =
-        completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
-    auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, false,
-                                   run_keeps_work());
-    if (phase_ == phase::stopping || phase_ == phase::stopped) {
+    send_node* node = new_send_completion(std::forward<Handler>(handler));
+    if (ended()) {
         complete(node, reason_);
         return;
     }
@@ -69,22 +66,34 @@ bool session_state<Stream, Framing, Clock>::accept(std::string&& payload) {
 template <class Stream, class Framing, class Clock>
 template <class Handler>
 void session_state<Stream, Framing, Clock>::start_flush(Handler&& handler) {
-    using node_type =
-        completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
-    auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, false,
-                                   run_keeps_work());
-    if (phase_ == phase::stopping || phase_ == phase::stopped) {
+    send_node* node = new_send_completion(std::forward<Handler>(handler));
+    if (ended()) {
         complete(node, reason_);
         return;
     }
     writer_.push_flush(node);
     node->on_cancel(&session_state::cancel_send, this);
-    start_write();
+    retire_flushes(); // nothing queued before it, no write in flight: done (never inline)
+}
+
+/// Flushes first in the queue with no write in flight: what was queued before them is written.
+template <class Stream, class Framing, class Clock>
+void session_state<Stream, Framing, Clock>::retire_flushes() {
+    writer_.retire_flushes([this](send_node* node) { complete(node, error_code()); });
+}
+
+template <class Stream, class Framing, class Clock>
+template <class Handler>
+auto session_state<Stream, Framing, Clock>::new_send_completion(Handler&& handler) -> send_node* {
+    using node_type =
+        completion_impl<std::decay_t<Handler>, executor_type, send_data<Framing>, error_code>;
+    return node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, false,
+                             run_keeps_work());
 }
 
 template <class Stream, class Framing, class Clock>
 error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, std::size_t size) {
-    if (phase_ == phase::stopping || phase_ == phase::stopped)
+    if (ended())
         return reason_;
     if (size > opts_.max_frame_size)
         return error::frame_too_large;
@@ -117,8 +126,10 @@ template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::cancel_send(void* self, send_node* node,
                                                         net::cancellation_type) {
     auto* s = static_cast<session_state*>(self);
-    if (s->writer_.cancel(node)) // too late once part of a write
+    if (s->writer_.cancel(node)) { // too late once part of a write (a flush never is)
         s->complete(node, net::error::operation_aborted);
+        s->retire_flushes(); // a flush behind it may now be first
+    }
 }
 
 } // namespace detail

@@ -42,8 +42,8 @@ void session_state<Stream, Framing, Clock>::rearm() {
 }
 
 /// After a write: only the PING can have become due earlier (see liveness::next_ping), unless
-/// no wait is pending at all (nothing was due, or the run has only begun: a write of nothing
-/// completes inside async_run): then everything is asked for.
+/// no wait is pending at all (nothing was due, or the run has only begun and its timer is not
+/// armed yet): then everything is asked for.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::rearm_ping() {
     if (!timer_waiting_) {

@@ -14,6 +14,7 @@ namespace detail {
 
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::write_batch(bool direct) {
+    retire_flushes(); // (a batch never holds one; none is left first in the queue anyway)
     if (!writer_.begin_batch(framing_))
         return;
     if (writer_.batch_empty()) { // only empty frames
@@ -85,8 +86,8 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
     }
 
     const bool ping = writer_.end_batch();
-    // A batch of flushes alone (or of frames a Framing encodes as nothing) wrote nothing: the
-    // peer heard nothing, so the next PING stays due when it was.
+    // A batch of frames a Framing encodes as nothing wrote nothing: the peer heard nothing, so
+    // the next PING stays due when it was.
     const bool wrote = !writer_.batch_empty();
     if (wrote)
         clocks_.write_done(now);
@@ -102,7 +103,8 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
             complete(node, error_code());
         }
     });
-    start_write(); // (in a turn, the turn's end writes)
+    retire_flushes(); // those the batch ended at
+    start_write();    // (in a turn, the turn's end writes)
     // The next PING is now due an interval from here; this only touches the timer when that
     // is earlier than its current wake-up (it rarely is).
     if (wrote)
