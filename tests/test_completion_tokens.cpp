@@ -66,6 +66,7 @@
 
 #include <atomic>
 #include <future>
+#include <type_traits>
 #include <variant>
 
 using namespace hbt;
@@ -160,9 +161,17 @@ TEST_CASE("deferred operations start when invoked", "[tokens]") {
     line_session b(std::move(pair.b), quiet_options());
     outcome run_a, run_b, sent;
     frame_outcome got;
+#if defined(HBT_HAS_CANCEL_AFTER)
+    // From Asio 1.31 deferred is the executor's default token: no token gives the same.
+    auto run_op = a.async_run();
+    auto send_op = a.async_send("deferred");
+    auto receive_op = b.async_receive();
+    static_assert(std::is_same_v<decltype(a.async_flush()), decltype(a.async_flush(HBT_DEFERRED))>);
+#else
     auto run_op = a.async_run(HBT_DEFERRED);
     auto send_op = a.async_send("deferred", HBT_DEFERRED);
     auto receive_op = b.async_receive(HBT_DEFERRED);
+#endif
     run_for(ioc, 20ms);
     CHECK(b.statistics().bytes_received == 0u); // nothing started yet
     std::move(run_op)(run_a.handler());
@@ -433,27 +442,4 @@ TEST_CASE("cancel_after and cancel_at bound an operation: the session runs on", 
     CHECK(ms_between(t1, run_c.when()) >= not_before(30ms));
 }
 
-TEST_CASE("without a token, an operation uses the executor's default (deferred)", "[tokens]") {
-    asio::io_context ioc;
-    drain_on_exit drain{ioc};
-    auto pair = tcp_pair(ioc);
-    line_session a(std::move(pair.a), quiet_options());
-    line_session b(std::move(pair.b), quiet_options());
-    outcome run_a, run_b, sent;
-    frame_outcome got;
-    auto run_op = a.async_run();
-    auto send_op = a.async_send("default");
-    auto receive_op = b.async_receive();
-    auto flush_op = a.async_flush();
-    std::move(run_op)(run_a.handler());
-    b.async_run(run_b.handler());
-    std::move(send_op)(sent.handler());
-    std::move(receive_op)(got.handler());
-    std::move(flush_op)([](error_code ec) { CHECK_FALSE(ec); });
-    REQUIRE(run_until(ioc, [&] { return sent.done() && got.done(); }));
-    CHECK(got.frame() == "default");
-    a.close();
-    b.close();
-    REQUIRE(run_until(ioc, [&] { return run_a.done() && run_b.done(); }));
-}
 #endif
