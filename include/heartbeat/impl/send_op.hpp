@@ -1,10 +1,9 @@
 // async_send: validates and frames the payload and queues it behind what is already queued. Below
 // the high-water mark it is accepted at once (copied into try_send's shared buffer when small and
 // behind unsent frames, else kept in a node of its own; see accept()) and the sender completes
-// through the completion queue: no write
-// per frame, so a receive-then-send loop pipelines. Above it, the sender waits for the write.
-// async_flush: completes once everything queued before it is written. try_send: a frame with no
-// completion; consecutive frames share one buffer.
+// through the completion queue: no write per frame, so a receive-then-send loop pipelines. Above
+// it, the sender waits for the write. async_flush: completes once everything queued before it is
+// written. try_send: a frame with no completion; consecutive frames share one buffer.
 #ifndef HEARTBEAT_IMPL_SEND_OP_HPP
 #define HEARTBEAT_IMPL_SEND_OP_HPP
 
