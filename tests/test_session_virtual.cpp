@@ -755,6 +755,62 @@ TEST_CASE("virtual: receives complete in frame order when receives in the middle
     CHECK(run.ec() == asio::error::operation_aborted);
 }
 
+TEST_CASE("virtual: a handler that starts its next operation on the same cancellation slot "
+          "can cancel that one",
+          "[virtual][order]") {
+    // A coroutine's operations all use its one slot, and its next operation starts from inside
+    // the completion of the last. Whatever the session does with a completed operation after
+    // its handler ran must leave that slot to the next.
+    asio::cancellation_signal signal;
+    rig t(still_options());
+    recorder run;
+    t.session->async_run(run.done_handler());
+    t.peer->give("a\nb\n");
+    recorder last;
+    std::vector<std::string> steps;
+    auto wait_next = [&] {
+        t.session->async_receive(asio::bind_cancellation_slot(signal.slot(), last.frame_handler()));
+    };
+    auto after_send = [&](error_code ec) {
+        steps.push_back(ec ? "send:" + ec.message() : "send:ok");
+        wait_next(); // "b" is held: this completes at once
+    };
+    auto after_receive = [&](error_code ec, std::string frame) {
+        steps.push_back(ec ? "receive:" + ec.message() : "receive=" + frame);
+        t.session->async_send(frame, asio::bind_cancellation_slot(signal.slot(), after_send));
+    };
+    initiate([&] {
+        t.session->async_receive(asio::bind_cancellation_slot(signal.slot(), after_receive));
+    });
+    t.run();
+    CHECK(steps == std::vector<std::string>{"receive=a", "send:ok"});
+    REQUIRE(last.done());
+    CHECK(last.frame() == "b");
+
+    // A receive that waits, started from the completion of one that did not.
+    recorder waiting;
+    auto receive_again = [&](error_code ec, std::string frame) {
+        CHECK_FALSE(ec);
+        CHECK(frame == "c");
+        t.session->async_receive(
+            asio::bind_cancellation_slot(signal.slot(), waiting.frame_handler()));
+    };
+    t.session->async_receive(asio::bind_cancellation_slot(signal.slot(), receive_again));
+    t.peer->give("c\n");
+    t.run();
+    CHECK_FALSE(waiting.done());
+    signal.emit(asio::cancellation_type::terminal);
+    t.run();
+    REQUIRE(waiting.done());
+    CHECK(waiting.ec() == asio::error::operation_aborted);
+    CHECK_FALSE(run.done()); // the session runs on
+    CHECK(t.data_lines() == std::vector<std::string>{"a"});
+
+    t.session->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
 TEST_CASE(
     "virtual: sends complete in order, a queued send is cancelled but one being written is not",
     "[virtual][order]") {

@@ -122,10 +122,17 @@ public:
     ///
     /// Signature: void(error_code).
     template <class CompletionToken = net::default_completion_token_t<executor_type>>
-    auto async_send(std::string frame,
+    auto async_send(std::string&& frame,
                     CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
         return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{{&state()}},
                                                                       token, std::move(frame));
+    }
+    /// The same with a copy of `frame` (a string moved in above is not copied, nor moved
+    /// twice, as a parameter by value would be).
+    template <class CompletionToken = net::default_completion_token_t<executor_type>>
+    auto async_send(const std::string& frame,
+                    CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
+        return async_send(std::string(frame), std::forward<CompletionToken>(token));
     }
 
     /// Completes once every frame queued before it (by async_send or try_send) is written to the

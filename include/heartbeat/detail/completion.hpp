@@ -82,7 +82,12 @@ public:
         cancel_target target{f, context};
         fn(this, action::connect_cancel, &target);
     }
-    void clear_cancel() { fn(this, action::clear_cancel, nullptr); }
+    /// Disconnects the session from the handler's slot, if on_cancel connected it: a slot the
+    /// session never used may meanwhile serve another operation of the same handler's owner.
+    void clear_cancel() {
+        if (this->cancel_connected)
+            fn(this, action::clear_cancel, nullptr);
+    }
 
 protected:
     struct cancel_target {
@@ -198,11 +203,12 @@ private:
                 const auto& target = *static_cast<typename base::cancel_target*>(arg);
                 self->slot_.template emplace<cancel_handler>(
                     cancel_handler{target.fn, target.context, self});
+                self->cancel_connected = true;
             }
             break;
         case ready_entry::action::clear_cancel:
-            if (self->slot_.is_connected())
-                self->slot_.clear();
+            self->slot_.clear();
+            self->cancel_connected = false;
             break;
         }
     }
@@ -214,6 +220,18 @@ private:
         // operation that reuses this memory.
         const bool direct = here && self->here;
         HEARTBEAT_ASSERT(direct || self->owns_work, "a completion without work left the drain");
+        if constexpr (cached) {
+            if (direct) {
+                // The node is the session's memory, not the handler allocator's, so it need not
+                // be given back before the upcall: the handler runs from the node, which saves
+                // moving it and its result out, and the node is freed once the handler returns
+                // (or throws). Its slot was released when the result was decided, so the next
+                // operation may take the slot meanwhile.
+                const free_on_exit done{self, memory};
+                std::apply(std::move(self->handler_), std::move(self->result_));
+                return;
+            }
+        }
         Handler handler(std::move(self->handler_));
         std::tuple<Args...> result(std::move(self->result_));
         if (!self->owns_work) {
@@ -235,6 +253,20 @@ private:
         else
             net::post(ex, std::move(call));
     }
+
+    class free_on_exit {
+    public:
+        free_on_exit(completion_impl* n, context_cache& m) noexcept
+            : node(n)
+            , memory(m) {}
+        free_on_exit(const free_on_exit&) = delete;
+        free_on_exit& operator=(const free_on_exit&) = delete;
+        ~free_on_exit() { free(node, net::get_associated_allocator(node->handler_), memory); }
+
+    private:
+        completion_impl* node;
+        context_cache& memory;
+    };
 
     template <class Executor>
     void start_work(Executor&& ex) {
@@ -262,7 +294,7 @@ private:
     }
     static void free(completion_impl* p, const allocator_type& handler_alloc,
                      context_cache& memory) {
-        if (p->slot_.is_connected())
+        if (p->cancel_connected)
             p->slot_.clear();
         p->~completion_impl();
         deallocate(p, handler_alloc, memory);

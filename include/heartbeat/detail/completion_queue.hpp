@@ -36,6 +36,7 @@ struct ready_entry {
     bool here;    // runs right in the drain; else its handler is dispatched to its executor
     bool queued = false;
     bool owns_work = false; // a completion's: it holds work on its executor itself
+    bool cancel_connected = false; // a completion's: its handler's slot calls the session
 };
 
 class completion_queue {

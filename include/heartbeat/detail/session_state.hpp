@@ -286,7 +286,8 @@ private:
         node->set_result(std::forward<A>(args)...);
         queue_decided(node);
     }
-    /// complete() for a node whose result was built in place (Node::result()).
+    /// complete() for a node whose result was built in place (Node::result()), or is the one
+    /// it was made with (success, and empty values).
     template <class Node>
     void complete_in_place(Node* node) {
         node->decided();

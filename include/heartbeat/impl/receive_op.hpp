@@ -16,8 +16,8 @@ void session_state<Stream, Framing, Clock>::start_receive(Handler&& handler) {
     auto* node = node_type::create(std::forward<Handler>(handler), io_executor(), *cache_, true,
                                    run_keeps_work());
     receive_started_ = true;
-    if (std::string frame; take_held(frame)) {
-        complete(node, error_code(), std::move(frame));
+    if (take_held(std::get<1>(node->result()))) { // the frame straight into the result
+        complete_in_place(node);
         resume_reading();
         return;
     }

@@ -33,7 +33,7 @@ void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Ha
             complete(node, error::send_queue_full);
             return;
         }
-        complete(node, error_code()); // runs in order, after the handler that sent it returns
+        complete_in_place(node); // success, as made; in order, after the sending handler
         start_write();
         return;
     }
@@ -79,7 +79,7 @@ void session_state<Stream, Framing, Clock>::start_flush(Handler&& handler) {
 /// Flushes first in the queue with no write in flight: what was queued before them is written.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::retire_flushes() {
-    writer_.retire_flushes([this](send_node* node) { complete(node, error_code()); });
+    writer_.retire_flushes([this](send_node* node) { complete_in_place(node); }); // success
 }
 
 template <class Stream, class Framing, class Clock>

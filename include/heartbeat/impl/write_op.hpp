@@ -100,7 +100,7 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
             cache_->give_payload(std::move(node->data.payload));
             node->destroy(*cache_);
         } else {
-            complete(node, error_code());
+            complete_in_place(node); // success: the result as made
         }
     });
     retire_flushes(); // those the batch ended at
