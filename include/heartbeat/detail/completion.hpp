@@ -187,6 +187,28 @@ private:
 
     static void act(ready_entry* e, ready_entry::action a, void* arg) {
         auto* self = static_cast<completion_impl*>(e);
+        if constexpr (cached) {
+            // The common case, kept apart from the rest so that it costs little: the drain
+            // runs a handler that belongs on the session's executor.
+            if (a == ready_entry::action::run && self->here) {
+                run_here(self, *static_cast<context_cache*>(arg));
+                return;
+            }
+        }
+        act_otherwise(self, a, arg);
+    }
+
+    /// The node is the session's memory, not the handler allocator's, so it need not be given
+    /// back before the upcall: the handler runs from the node, which saves moving it and its
+    /// result out, and the node is freed once the handler returns (or throws). Its slot was
+    /// released when the result was decided, so the next operation may take the slot meanwhile.
+    static void run_here(completion_impl* self, context_cache& memory) {
+        const free_on_exit done{self, memory};
+        std::apply(std::move(self->handler_), std::move(self->result_));
+    }
+
+    HEARTBEAT_DETAIL_NOINLINE static void act_otherwise(completion_impl* self,
+                                                        ready_entry::action a, void* arg) {
         switch (a) {
         case ready_entry::action::run:
             invoke(self, true, *static_cast<context_cache*>(arg));
@@ -217,18 +239,13 @@ private:
     /// executor; a handler on that same executor then runs right here.
     static void invoke(completion_impl* self, bool here, context_cache& memory) {
         // Move everything out and free the node first, so the handler may start another
-        // operation that reuses this memory.
+        // operation that reuses this memory (a node from the handler's allocator must be
+        // given back before the upcall).
         const bool direct = here && self->here;
         HEARTBEAT_ASSERT(direct || self->owns_work, "a completion without work left the drain");
         if constexpr (cached) {
             if (direct) {
-                // The node is the session's memory, not the handler allocator's, so it need not
-                // be given back before the upcall: the handler runs from the node, which saves
-                // moving it and its result out, and the node is freed once the handler returns
-                // (or throws). Its slot was released when the result was decided, so the next
-                // operation may take the slot meanwhile.
-                const free_on_exit done{self, memory};
-                std::apply(std::move(self->handler_), std::move(self->result_));
+                run_here(self, memory);
                 return;
             }
         }
