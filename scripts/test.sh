@@ -9,6 +9,8 @@
 #   scripts/test.sh --std 20                    ISO C++20 (or 17) for everything; without it the
 #                                               compiler's default, at least C++17
 #   scripts/test.sh --boost                     the tests against Boost.Asio, build-boost/
+#   scripts/test.sh --no-exceptions             -fno-exceptions: the tests that need none,
+#                                               build-noexcept/
 #   scripts/test.sh -DNAME=VALUE ...            more CMake cache settings
 #
 # The environment may set CXX (the compiler) and HEARTBEAT_SANITIZE (as --sanitize).
@@ -18,7 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$HEARTBEAT_ROOT"
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -26,6 +28,7 @@ sanitize=${HEARTBEAT_SANITIZE:-}
 werror=OFF
 std=
 boost=OFF
+no_exceptions=OFF
 build_dir=
 cmake_args=()
 while (($# > 0)); do
@@ -56,6 +59,10 @@ while (($# > 0)); do
         boost=ON
         shift
         ;;
+    --no-exceptions)
+        no_exceptions=ON
+        shift
+        ;;
     --build-dir)
         (($# >= 2)) || usage
         build_dir=$2
@@ -76,6 +83,7 @@ if [[ -z $build_dir ]]; then
     *) build_dir=build-asan ;;
     esac
     [[ $boost == OFF ]] || build_dir+=-boost
+    [[ $no_exceptions == OFF ]] || build_dir=build-noexcept
 fi
 
 # The language standard: set for every target (test_completion_tokens still asks for C++20
@@ -106,7 +114,8 @@ fi
 # OpenSSL's headers, for the TLS tests and examples (left out without them).
 heartbeat_install_optional libssl-dev
 heartbeat_configure "$build_dir" "-DHEARTBEAT_SANITIZE=$sanitize" "-DHEARTBEAT_WERROR=$werror" \
-    "-DHEARTBEAT_TEST_BOOST_ASIO=$boost" "${std_args[@]}" "${cmake_args[@]}"
+    "-DHEARTBEAT_TEST_BOOST_ASIO=$boost" "-DHEARTBEAT_TESTS_NO_EXCEPTIONS=$no_exceptions" \
+    "${std_args[@]}" "${cmake_args[@]}"
 cmake --build "$build_dir"
 # No retry: a test that fails once is a bug, in the library or in the test. The socket tests
 # measure wall-clock deadlines with slack for a loaded machine (tests/support.hpp);

@@ -17,6 +17,7 @@
 #include <heartbeat/heartbeat.hpp>
 
 #include "net.hpp" // asio:: and hbt::error_code, over standalone Asio or Boost.Asio
+#include "no_exceptions.hpp"
 
 #include <algorithm>
 #include <array>

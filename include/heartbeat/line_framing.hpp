@@ -11,6 +11,7 @@
 
 #include <heartbeat/error.hpp>
 #include <heartbeat/framing.hpp>
+#include <heartbeat/options.hpp>
 
 #include <cstring>
 #include <memory>
@@ -55,29 +56,35 @@ public:
         std::string ping = "PING";
         std::string pong = "PONG";
 
-        /// Throws std::invalid_argument naming the first field with a bad value.
-        void validate() const {
-            auto fail = [](const char* field, const char* why) {
-                throw std::invalid_argument(std::string("heartbeat::line_framing::config::") +
-                                            field + ": " + why);
-            };
+        /// The first field with a bad value, and why; false when the config is valid. Never
+        /// throws.
+        invalid_setting first_invalid() const noexcept {
             if (line_ending != "\n" && line_ending != "\r\n")
-                fail("line_ending", R"(must be "\n" or "\r\n")");
-            check_word(ping, "ping", fail);
-            check_word(pong, "pong", fail);
+                return {"line_ending", R"(must be "\n" or "\r\n")"};
+            if (const invalid_setting bad = check_word(ping, "ping"))
+                return bad;
+            if (const invalid_setting bad = check_word(pong, "pong"))
+                return bad;
             if (ping == pong)
-                fail("pong", "must differ from ping, or a PONG is taken for a PING");
+                return {"pong", "must differ from ping, or a PONG is taken for a PING"};
+            return {};
+        }
+        /// Throws std::invalid_argument naming first_invalid()'s field and why (without
+        /// exceptions: writes that to stderr and aborts).
+        void validate() const {
+            if (const invalid_setting bad = first_invalid())
+                detail::refuse("heartbeat::line_framing::config::", bad);
         }
 
     private:
-        template <class Fail>
-        static void check_word(const std::string& word, const char* field, Fail& fail) {
+        static invalid_setting check_word(const std::string& word, const char* field) noexcept {
             if (word.empty())
-                fail(field, "must not be empty (an empty line is a data frame)");
+                return {field, "must not be empty (an empty line is a data frame)"};
             if (word.size() > max_word_size)
-                fail(field, "must be at most 16 bytes");
+                return {field, "must be at most 16 bytes"};
             if (word.find_first_of("\r\n") != std::string::npos)
-                fail(field, "must not contain a line break ('\\r' or '\\n')");
+                return {field, "must not contain a line break ('\\r' or '\\n')"};
+            return {};
         }
     };
 

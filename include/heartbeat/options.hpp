@@ -7,10 +7,32 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 HEARTBEAT_NAMESPACE_BEGIN
+
+/// What is wrong with a setting: the field and why, as static strings. False when nothing is.
+struct invalid_setting {
+    const char* field = nullptr;
+    const char* reason = nullptr;
+    explicit operator bool() const noexcept { return field != nullptr; }
+};
+
+namespace detail {
+/// validate()'s failure: std::invalid_argument("<prefix><field>: <reason>"). Built without
+/// exceptions, it writes that to stderr and aborts instead (call first_invalid() first).
+[[noreturn]] inline void refuse(const char* prefix, invalid_setting bad) {
+#if HEARTBEAT_HAS_EXCEPTIONS
+    throw std::invalid_argument(std::string(prefix) + bad.field + ": " + bad.reason);
+#else
+    std::fprintf(stderr, "%s%s: %s\n", prefix, bad.field, bad.reason);
+    std::abort();
+#endif
+}
+} // namespace detail
 
 struct options {
     using duration = std::chrono::milliseconds;
@@ -75,40 +97,49 @@ struct options {
     /// any rate; PONGs stay coalesced either way.
     duration min_peer_ping_interval = duration::zero();
 
-    /// Throws `std::invalid_argument` naming the first field with a bad value.
-    void validate() const {
-        auto fail = [](const char* field, const char* why) {
-            throw std::invalid_argument(std::string("heartbeat::options::") + field + ": " + why);
+    /// The first field with a bad value, and why; false when the options are valid. Never
+    /// throws: check with it where exceptions are off, or to report bad settings yourself.
+    invalid_setting first_invalid() const noexcept {
+        const auto bad = [](const char* field, const char* why) {
+            return invalid_setting{field, why};
         };
         if (ping_interval < duration::zero())
-            fail("ping_interval", "must not be negative");
+            return bad("ping_interval", "must not be negative");
         if (read_timeout < duration::zero())
-            fail("read_timeout", "must not be negative");
+            return bad("read_timeout", "must not be negative");
         if (idle_timeout < duration::zero())
-            fail("idle_timeout", "must not be negative");
+            return bad("idle_timeout", "must not be negative");
         if (write_timeout < duration::zero())
-            fail("write_timeout", "must not be negative");
+            return bad("write_timeout", "must not be negative");
         if (shutdown_timeout < duration::zero())
-            fail("shutdown_timeout", "must not be negative");
+            return bad("shutdown_timeout", "must not be negative");
         if (min_peer_ping_interval < duration::zero())
-            fail("min_peer_ping_interval", "must not be negative");
+            return bad("min_peer_ping_interval", "must not be negative");
         if (adaptive_read_timeout_floor < duration::zero())
-            fail("adaptive_read_timeout_floor", "must not be negative");
+            return bad("adaptive_read_timeout_floor", "must not be negative");
         if (adaptive_read_timeout_floor > duration::zero() &&
             (read_timeout == duration::zero() || adaptive_read_timeout_floor > read_timeout))
-            fail("adaptive_read_timeout_floor", "needs read_timeout, and must not exceed it");
+            return bad("adaptive_read_timeout_floor", "needs read_timeout, and must not exceed it");
         if (ping_interval > duration::zero() && read_timeout > duration::zero() &&
             read_timeout <= ping_interval)
-            fail("read_timeout", "must exceed ping_interval, or the peer is declared dead "
-                                 "between two of its own pings");
+            return bad("read_timeout", "must exceed ping_interval, or the peer is declared dead "
+                                       "between two of its own pings");
         if (max_frame_size == 0)
-            fail("max_frame_size", "must be positive");
+            return bad("max_frame_size", "must be positive");
         if (max_frame_size > 0x7fffffffu)
-            fail("max_frame_size", "must be below 2 GiB");
+            return bad("max_frame_size", "must be below 2 GiB");
         if (send_queue_limit < max_frame_size)
-            fail("send_queue_limit", "must be at least max_frame_size");
+            return bad("send_queue_limit", "must be at least max_frame_size");
         if (receive_queue_limit < max_frame_size)
-            fail("receive_queue_limit", "must be at least max_frame_size");
+            return bad("receive_queue_limit", "must be at least max_frame_size");
+        return {};
+    }
+
+    /// Throws `std::invalid_argument` naming first_invalid()'s field and why. Built without
+    /// exceptions (-fno-exceptions), it writes that to stderr and calls std::abort() instead.
+    void validate() const {
+        if (const invalid_setting bad = first_invalid())
+            detail::refuse("heartbeat::options::", bad);
     }
 };
 

@@ -52,10 +52,14 @@ void close_stream(Stream& stream) noexcept {
     } else if constexpr (has_next_layer<Stream>::value) {
         close_stream(stream.next_layer());
     } else if constexpr (has_close<Stream>::value) {
+#if HEARTBEAT_HAS_EXCEPTIONS
         try {
             stream.close();
         } catch (...) {
         }
+#else
+        stream.close();
+#endif
     } else {
         static_assert(has_close<Stream>::value,
                       "heartbeat_session needs a stream with close(error_code&), close(), "

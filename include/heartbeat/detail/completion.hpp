@@ -167,14 +167,20 @@ public:
                                    context_cache& memory, bool is_receive = false,
                                    bool work_covered = false) {
         const allocator_type handler_alloc = net::get_associated_allocator(handler);
-        void* p = allocate(handler_alloc, memory);
-        try {
-            return ::new (p)
-                completion_impl(std::forward<H>(handler), io_executor, is_receive, work_covered);
-        } catch (...) {
-            deallocate(static_cast<completion_impl*>(p), handler_alloc, memory);
-            throw;
-        }
+        // Should the handler's move throw, the memory goes back (no try: exceptions may be off).
+        struct memory_guard {
+            void* p;
+            const allocator_type& alloc;
+            context_cache& memory;
+            ~memory_guard() {
+                if (p)
+                    deallocate(static_cast<completion_impl*>(p), alloc, memory);
+            }
+        } guard{allocate(handler_alloc, memory), handler_alloc, memory};
+        auto* node = ::new (guard.p)
+            completion_impl(std::forward<H>(handler), io_executor, is_receive, work_covered);
+        guard.p = nullptr;
+        return node;
     }
 
 private:

@@ -35,7 +35,7 @@ struct ready_entry {
     bool receive; // a receive completion: try_receive must not overtake it
     bool here;    // runs right in the drain; else its handler is dispatched to its executor
     bool queued = false;
-    bool owns_work = false; // a completion's: it holds work on its executor itself
+    bool owns_work = false;        // a completion's: it holds work on its executor itself
     bool cancel_connected = false; // a completion's: its handler's slot calls the session
 };
 

@@ -95,6 +95,16 @@ HEARTBEAT_NAMESPACE_END
 #endif
 #endif
 
+// Exceptions: on unless the compiler has them off (-fno-exceptions, MSVC without /EH). Off, the
+// library neither throws nor catches: see options::first_invalid().
+#ifndef HEARTBEAT_HAS_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define HEARTBEAT_HAS_EXCEPTIONS 1
+#else
+#define HEARTBEAT_HAS_EXCEPTIONS 0
+#endif
+#endif
+
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 /// A void(error_code) handler type, only for asking which operations a stream has.

@@ -27,13 +27,13 @@ public:
     void push(const char* data, std::size_t size) {
         if (!held_)
             held_ = std::make_unique<storage>();
-        held_->sizes.push_back(size);
-        try {
-            held_->bytes.append(data, size);
-        } catch (...) {
-            held_->sizes.pop_back();
-            throw;
-        }
+        storage& h = *held_;
+        // Room for the size first, so that nothing changes when either allocation fails (and
+        // no try is needed: exceptions may be off).
+        if (h.sizes.size() == h.sizes.capacity())
+            h.sizes.reserve(h.sizes.empty() ? 16 : 2 * h.sizes.capacity());
+        h.bytes.append(data, size);
+        h.sizes.push_back(size);
     }
 
     /// Replaces `frame`'s contents with the oldest frame's (reusing its capacity).
