@@ -168,18 +168,29 @@ public:
                                    bool work_covered = false) {
         const allocator_type handler_alloc = net::get_associated_allocator(handler);
         // Should the handler's move throw, the memory goes back (no try: exceptions may be off).
-        struct memory_guard {
-            void* p;
-            const allocator_type& alloc;
-            context_cache& memory;
+        class memory_guard {
+        public:
+            memory_guard(const allocator_type& a, context_cache& m)
+                : p(allocate(a, m))
+                , alloc(a)
+                , memory(m) {}
+            memory_guard(const memory_guard&) = delete;
+            memory_guard& operator=(const memory_guard&) = delete;
             ~memory_guard() {
                 if (p)
                     deallocate(static_cast<completion_impl*>(p), alloc, memory);
             }
-        } guard{allocate(handler_alloc, memory), handler_alloc, memory};
-        auto* node = ::new (guard.p)
+            void* get() const noexcept { return p; }
+            void release() noexcept { p = nullptr; }
+
+        private:
+            void* p;
+            const allocator_type& alloc;
+            context_cache& memory;
+        } guard(handler_alloc, memory);
+        auto* node = ::new (guard.get())
             completion_impl(std::forward<H>(handler), io_executor, is_receive, work_covered);
-        guard.p = nullptr;
+        guard.release();
         return node;
     }
 
