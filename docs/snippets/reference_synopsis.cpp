@@ -52,7 +52,9 @@ public:
     template <class CompletionToken = asio::default_completion_token_t<executor_type>>
     auto async_receive(CompletionToken&& token = {}); // void(error_code, std::string)
     template <class CompletionToken = asio::default_completion_token_t<executor_type>>
-    auto async_send(std::string frame, CompletionToken&& token = {}); // void(error_code)
+    auto async_send(std::string&& frame, CompletionToken&& token = {}); // void(error_code)
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_send(const std::string& frame, CompletionToken&& token = {}); // copies it
     template <class CompletionToken = asio::default_completion_token_t<executor_type>>
     auto async_flush(CompletionToken&& token = {}); // void(error_code)
 
@@ -63,6 +65,8 @@ public:
     void close();
 };
 // end-snippet: session
+
+using heartbeat::invalid_setting;
 
 // begin-snippet: options
 struct options {
@@ -84,7 +88,8 @@ struct options {
     duration adaptive_read_timeout_floor = duration::zero();
     duration min_peer_ping_interval = duration::zero();
 
-    void validate() const; // throws std::invalid_argument
+    invalid_setting first_invalid() const noexcept; // the first bad field, never throws
+    void validate() const; // throws std::invalid_argument (see below)
 };
 // end-snippet: options
 
@@ -166,7 +171,8 @@ public:
         std::string ping = "PING";      // the heartbeat words
         std::string pong = "PONG";
 
-        void validate() const; // throws std::invalid_argument
+        invalid_setting first_invalid() const noexcept; // the first bad field, never throws
+        void validate() const; // throws std::invalid_argument (see below)
     };
 
     static constexpr std::size_t max_header_size = 0;
@@ -335,6 +341,8 @@ static_assert(sizeof(heartbeat::options) == sizeof(synopsis::options),
               "options has fields the reference does not show");
 static_assert(
     std::is_same_v<decltype(&heartbeat::options::validate), void (heartbeat::options::*)() const>);
+static_assert(std::is_same_v<decltype(&heartbeat::options::first_invalid),
+                             heartbeat::invalid_setting (heartbeat::options::*)() const noexcept>);
 
 static_assert(std::is_same_v<heartbeat::statistics::duration, synopsis::statistics::duration>);
 HEARTBEAT_DOCS_SAME_FIELD(statistics, pings_sent);
@@ -473,6 +481,8 @@ static_assert(sizeof(real_line::config) == sizeof(shown_line::config),
               "line_framing::config has fields the reference does not show");
 static_assert(
     std::is_same_v<decltype(&real_line::config::validate), void (real_line::config::*)() const>);
+static_assert(std::is_same_v<decltype(&real_line::config::first_invalid),
+                             heartbeat::invalid_setting (real_line::config::*)() const noexcept>);
 
 // length_prefixed_framing's sizes quoted in the reference.
 using lp = heartbeat::length_prefixed_framing;
