@@ -17,7 +17,9 @@
 // end_of_stream(), fail_reads(ec); what the session wrote is in `outbound` (take_written()
 // returns what is new); write_cap bounds each write (partial writes), block_writes(true) stops
 // accepting so a write stays pending (a peer that stops reading), accept(n) lets a blocked write
-// take n bytes (a slow peer), fail_writes(ec) fails writes.
+// take n bytes (a slow peer), fail_writes(ec) fails writes. interrupt_read() and
+// interrupt_write() complete the next read or write (the pending one, if any) with
+// error::interrupted, once, as a signal does to a read or write under io_uring.
 #ifndef HEARTBEAT_TESTS_MEMORY_STREAM_HPP
 #define HEARTBEAT_TESTS_MEMORY_STREAM_HPP
 
@@ -128,6 +130,7 @@ public:
     std::string inbound_log; // every byte ever given
     bool eof = false;
     error_code read_error;
+    bool read_interrupted = false; // once
     std::size_t read_chunk = unlimited;
     // What the session wrote.
     std::string outbound;
@@ -135,6 +138,7 @@ public:
     std::size_t write_cap = unlimited;
     bool write_blocked = false;
     error_code write_error;
+    bool write_interrupted = false; // once
     bool closed = false;
     // At most one of each in flight.
     std::unique_ptr<detail_mem::pending_op> read_op;
@@ -158,6 +162,10 @@ public:
     }
     void fail_reads(error_code ec) {
         read_error = ec;
+        try_read();
+    }
+    void interrupt_read() {
+        read_interrupted = true;
         try_read();
     }
 
@@ -188,6 +196,10 @@ public:
         write_error = ec;
         try_write();
     }
+    void interrupt_write() {
+        write_interrupted = true;
+        try_write();
+    }
 
     bool read_pending() const noexcept { return read_op != nullptr; }
     bool write_pending() const noexcept { return write_op != nullptr; }
@@ -205,7 +217,9 @@ public:
         if (!read_op)
             return;
         const std::size_t room = asio::buffer_size(read_bufs);
-        if (room == 0) {
+        if (std::exchange(read_interrupted, false)) {
+            std::exchange(read_op, nullptr)->complete(asio::error::interrupted, 0);
+        } else if (room == 0) {
             std::exchange(read_op, nullptr)->complete({}, 0);
         } else if (!inbound.empty()) {
             const std::size_t n = asio::buffer_copy(
@@ -224,6 +238,10 @@ public:
             return;
         if (write_error) {
             std::exchange(write_op, nullptr)->complete(write_error, 0);
+            return;
+        }
+        if (std::exchange(write_interrupted, false)) {
+            std::exchange(write_op, nullptr)->complete(asio::error::interrupted, 0);
             return;
         }
         if (write_blocked)

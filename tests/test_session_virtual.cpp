@@ -763,6 +763,37 @@ TEST_CASE("virtual: receives complete in frame order when receives in the middle
     CHECK(run.ec() == asio::error::operation_aborted);
 }
 
+TEST_CASE("virtual: a read or write interrupted by a signal (EINTR) is tried again, not fatal",
+          "[virtual][faults]") {
+    // io_uring completes an operation a signal interrupted with error::interrupted (a reactor
+    // retries it itself): the stream is fine, and so is the session.
+    rig t(still_options());
+    recorder run, got, sent;
+    t.session->async_run(run.done_handler());
+    t.session->async_receive(got.frame_handler());
+    t.run();
+    REQUIRE(t.peer->read_pending());
+    t.peer->interrupt_read();
+    t.run();
+    CHECK_FALSE(run.done());
+    t.peer->give("a\n");
+    t.run();
+    REQUIRE(got.done());
+    CHECK(got.frame() == "a");
+
+    t.peer->interrupt_write(); // the next write
+    t.session->async_send(std::string("b"), sent.done_handler());
+    t.run();
+    CHECK_FALSE(run.done());
+    REQUIRE(sent.done());
+    CHECK_FALSE(sent.ec());
+    CHECK(t.data_lines() == std::vector<std::string>{"b"});
+
+    t.session->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
 TEST_CASE("virtual: a handler that starts its next operation on the same cancellation slot "
           "can cancel that one",
           "[virtual][order]") {

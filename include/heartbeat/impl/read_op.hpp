@@ -46,7 +46,8 @@ void session_state<Stream, Framing, Clock>::on_read(error_code ec, std::size_t n
     if (!live())
         return;
     if (ec) {
-        read_failed(ec);
+        if (ec != net::error::interrupted) // (io_uring: a signal came) else the turn reads on
+            read_failed(ec);
         return;
     }
     reader_.commit(n);
@@ -84,7 +85,7 @@ void session_state<Stream, Framing, Clock>::on_ready(error_code ec) {
     if constexpr (waits_for_readiness<Stream>::value) {
         if (!live() || ec) {
             reading_ = false;
-            if (ec && live())
+            if (ec && live() && ec != net::error::interrupted) // (then the turn waits again)
                 stop(ec);
             return;
         }

@@ -74,6 +74,10 @@ template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t n) {
     HEARTBEAT_ASSERT(writer_.writing(), "a write completed that the writer never started");
     if (!live() || ec) {
+        if (ec == net::error::interrupted && live()) { // io_uring: a signal came; nothing lost
+            write_some(false);
+            return;
+        }
         end_write(ec);
         return;
     }
