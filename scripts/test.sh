@@ -11,6 +11,8 @@
 #   scripts/test.sh --boost                     the tests against Boost.Asio, build-boost/
 #   scripts/test.sh --no-exceptions             -fno-exceptions: the tests that need none,
 #                                               build-noexcept/
+#   scripts/test.sh --io-uring                  Asio's io_uring backend (liburing), build-uring/;
+#                                               says "skipped" where the kernel refuses io_uring
 #   scripts/test.sh -DNAME=VALUE ...            more CMake cache settings
 #
 # The environment may set CXX (the compiler) and HEARTBEAT_SANITIZE (as --sanitize).
@@ -20,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$HEARTBEAT_ROOT"
 
 usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -29,6 +31,7 @@ werror=OFF
 std=
 boost=OFF
 no_exceptions=OFF
+io_uring=OFF
 build_dir=
 cmake_args=()
 while (($# > 0)); do
@@ -63,6 +66,10 @@ while (($# > 0)); do
         no_exceptions=ON
         shift
         ;;
+    --io-uring)
+        io_uring=ON
+        shift
+        ;;
     --build-dir)
         (($# >= 2)) || usage
         build_dir=$2
@@ -84,6 +91,7 @@ if [[ -z $build_dir ]]; then
     esac
     [[ $boost == OFF ]] || build_dir+=-boost
     [[ $no_exceptions == OFF ]] || build_dir=build-noexcept
+    [[ $io_uring == OFF ]] || build_dir=build-uring
 fi
 
 # The language standard: set for every target (test_completion_tokens still asks for C++20
@@ -104,6 +112,19 @@ if [[ -n $sanitize ]]; then
 fi
 
 heartbeat_install_for_compiler
+if [[ $io_uring == ON ]]; then
+    # Asio's io_uring backend for sockets, descriptors, files and timers, epoll out of the way.
+    heartbeat_install liburing-dev
+    mkdir -p "$build_dir"
+    probe_flags=(-std=c++17 -DASIO_HAS_IO_URING -DASIO_DISABLE_EPOLL)
+    if ! "${CXX:-c++}" "${probe_flags[@]}" scripts/io_uring_probe.cpp -o "$build_dir/io_uring_probe" \
+        -luring -pthread || ! "$build_dir/io_uring_probe"; then
+        echo "skipped: this kernel does not let Asio use io_uring (see above)"
+        exit 0
+    fi
+    cmake_args+=("-DCMAKE_CXX_FLAGS=-DASIO_HAS_IO_URING -DASIO_DISABLE_EPOLL"
+        -DCMAKE_CXX_STANDARD_LIBRARIES=-luring -DHEARTBEAT_BUILD_EXAMPLES=OFF)
+fi
 # Boost.Asio, for heartbeat::heartbeat_boost and its package test (Debian 12's libboost-dev is
 # 1.74, older than the 1.79 it needs); required with --boost.
 if [[ $boost == ON ]]; then
@@ -121,8 +142,8 @@ cmake --build "$build_dir"
 # measure wall-clock deadlines with slack for a loaded machine (tests/support.hpp);
 # scripts/stress.sh runs the suite again and again under CPU load to prove they hold.
 ctest_args=()
-if [[ -n $sanitize ]]; then
-    # The package tests build consumers without sanitizers: the plain build runs them.
+if [[ -n $sanitize || $io_uring == ON ]]; then
+    # The package tests build consumers without sanitizers or io_uring: the plain build runs them.
     ctest_args+=(--label-exclude package)
 fi
 ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 300 "${ctest_args[@]}"
