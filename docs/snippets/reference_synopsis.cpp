@@ -89,7 +89,7 @@ struct options {
     duration min_peer_ping_interval = duration::zero();
 
     invalid_setting first_invalid() const noexcept; // the first bad field, never throws
-    void validate() const; // throws std::invalid_argument (see below)
+    void validate() const;                          // throws std::invalid_argument (see below)
 };
 // end-snippet: options
 
@@ -172,7 +172,7 @@ public:
         std::string pong = "PONG";
 
         invalid_setting first_invalid() const noexcept; // the first bad field, never throws
-        void validate() const; // throws std::invalid_argument (see below)
+        void validate() const;                          // throws std::invalid_argument (see below)
     };
 
     static constexpr std::size_t max_header_size = 0;
