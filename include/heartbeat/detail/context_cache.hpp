@@ -5,10 +5,12 @@
 // their lifetime had nothing to do with the io_context whose operations used them. Asio ties
 // its own recycling to the thread inside io_context::run(); we tie ours to the context:
 //
-// - context_cache is a service of the stream's execution_context (use_service). Its destructor,
-//   run when the context is destroyed, frees everything it holds. That comes after the shutdown
-//   of every service, when every pending operation of the context (and so every session state,
-//   which owns a timer of the context) is gone.
+// - context_cache belongs to a service of the stream's execution_context (use_service) and to
+//   every session state that uses it: the last of them frees it and everything it holds. Not
+//   the service alone, because a service destroyed before ours may still hold a session's
+//   pending operation, whose memory and session come back here: services are destroyed in the
+//   reverse order of their making, ours is made with the first session, and Asio's io_uring
+//   service (1.22) destroys its pending operations in its destructor, not in shutdown().
 // - Several threads may run one context (sessions on strands), so the small blocks and spare
 //   buffers are kept per thread within the context: a slot each, found through a trivially
 //   destructible thread_local pair (context id, slot), so the hot path takes no lock and a
@@ -187,7 +189,11 @@ private:
     alignas(64) char data_[capacity];
 };
 
-class context_cache final : public net::execution_context::service {
+class context_cache_service;
+
+/// Shared by its execution context's service and the session states that use it (share() and
+/// unshare()); the last of them frees it.
+class context_cache {
     /// One thread's blocks and spare buffers; only that thread touches them.
     struct slot {
         block_pool blocks;
@@ -207,39 +213,37 @@ public:
     static constexpr std::size_t payload_depth = 8;
     static constexpr std::size_t payload_max_capacity = std::size_t{16} * 1024;
 
-    // Asio finds the service by its type (typeid); without RTTI, by the address of `id`, which
-    // is never destroyed.
-    using key_type = context_cache;
-#if defined(ASIO_NO_TYPEID) || defined(BOOST_ASIO_NO_TYPEID)
-    static inline net::execution_context::id& id =
-        never_destroyed<net::execution_context::id, context_cache>();
-    static_assert(std::is_trivially_destructible_v<decltype(id)>); // a reference
-#endif
-
-    explicit context_cache(net::execution_context& context)
-        : net::execution_context::service(context)
-        , id_(next_id()) {}
-
+    context_cache()
+        : id_(next_id()) {}
     context_cache(const context_cache&) = delete;
     context_cache& operator=(const context_cache&) = delete;
 
-    ~context_cache() override {
+    ~context_cache() {
         local& l = here();
         if (l.context == id_)
             l = local();
 #if !defined(NDEBUG)
         HEARTBEAT_ASSERT(outstanding_.load() == 0,
-                         "a block of an io_context's cache outlived its context");
+                         "a block of an io_context's cache outlived every user of the cache");
 #endif
         for (std::size_t i = 0; i < slot_count_; ++i)
             delete slots_[i];
     }
 
-    /// The cache of the execution context `ex` belongs to.
+    /// The cache of the execution context `ex` belongs to, while that context lives.
     template <class Executor>
-    static context_cache& of(const Executor& ex) {
-        net::execution_context& context = net::query(ex, net::execution::context);
-        return net::use_service<context_cache>(context);
+    static context_cache& of(const Executor& ex);
+
+    /// Makes the caller one more owner of this cache, until its unshare().
+    context_cache& share() noexcept {
+        users_.fetch_add(1, std::memory_order_relaxed);
+        return *this;
+    }
+    /// Gives up the caller's share; the last one frees the cache. Every block the caller took
+    /// must be back.
+    void unshare() noexcept {
+        if (users_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            delete this;
     }
 
     HEARTBEAT_DETAIL_ALWAYS_INLINE void* allocate(std::size_t size) {
@@ -367,11 +371,8 @@ private:
         return found;
     }
 
-    // Blocks may still come back while the other services destroy their operations; the
-    // destructor frees them all.
-    void shutdown() override {}
-
     const std::uint64_t id_;
+    std::atomic<std::size_t> users_{1}; // the service, and each session state using the cache
     std::mutex mutex_; // guards slots_ and slot_count_ (each slot is its owner's alone)
     slot* slots_[max_slots] = {};
     std::size_t slot_count_ = 0;
@@ -379,6 +380,61 @@ private:
 #if !defined(NDEBUG)
     std::atomic<std::ptrdiff_t> outstanding_{0}; // small blocks allocated and not freed
 #endif
+};
+
+/// The execution context's share of its cache.
+class context_cache_service final : public net::execution_context::service {
+public:
+    // Asio finds the service by its type (typeid); without RTTI, by the address of `id`, which
+    // is never destroyed.
+    using key_type = context_cache_service;
+#if defined(ASIO_NO_TYPEID) || defined(BOOST_ASIO_NO_TYPEID)
+    static inline net::execution_context::id& id =
+        never_destroyed<net::execution_context::id, context_cache_service>();
+    static_assert(std::is_trivially_destructible_v<decltype(id)>); // a reference
+#endif
+
+    explicit context_cache_service(net::execution_context& context)
+        : net::execution_context::service(context)
+        , cache_(new context_cache()) {}
+    context_cache_service(const context_cache_service&) = delete;
+    context_cache_service& operator=(const context_cache_service&) = delete;
+    ~context_cache_service() override {
+        cache_->unshare();
+    }
+
+    context_cache& cache() noexcept {
+        return *cache_;
+    }
+
+private:
+    // Blocks may still come back while the other services destroy their operations.
+    void shutdown() override {}
+
+    context_cache* const cache_;
+};
+
+template <class Executor>
+context_cache& context_cache::of(const Executor& ex) {
+    net::execution_context& context = net::query(ex, net::execution::context);
+    return net::use_service<context_cache_service>(context).cache();
+}
+
+/// A session state's share of its context's cache.
+class shared_cache {
+public:
+    explicit shared_cache(context_cache& cache) noexcept
+        : cache_(&cache.share()) {}
+    shared_cache(const shared_cache&) = delete;
+    shared_cache& operator=(const shared_cache&) = delete;
+    ~shared_cache() { cache_->unshare(); }
+
+    context_cache* get() const noexcept { return cache_; }
+    context_cache& operator*() const noexcept { return *cache_; }
+    context_cache* operator->() const noexcept { return cache_; }
+
+private:
+    context_cache* const cache_;
 };
 
 /// An allocator over a context's cache, for the handlers of the session's own Asio operations.

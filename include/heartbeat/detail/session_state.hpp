@@ -126,7 +126,7 @@ struct internal_handler {
     using allocator_type = cache_allocator<void>;
     allocator_type get_allocator() const noexcept {
         const State* s = self.get();
-        return allocator_type(s ? s->cache_ : nullptr);
+        return allocator_type(s ? s->cache_.get() : nullptr);
     }
 
     template <class... Results>
@@ -168,7 +168,7 @@ public:
         , framing_(std::move(framing))
         , opts_((opts.validate(), opts))
         , timer_(stream_.get_executor())
-        , cache_(&context_cache::of(stream_.get_executor()))
+        , cache_(context_cache::of(stream_.get_executor()))
         , writer_(opts_.send_queue_limit)
         , pings_(Framing::heartbeat_ids, opts_.min_peer_ping_interval)
         , clocks_(opts_, pings_,
@@ -454,7 +454,9 @@ private:
     Framing framing_;
     const options opts_;
     net::basic_waitable_timer<Clock> timer_;
-    context_cache* cache_; // the io_context's recycled memory (detail/context_cache.hpp)
+    // The io_context's recycled memory (detail/context_cache.hpp), kept until the state's last
+    // block is back, even if the context is destroyed first.
+    shared_cache cache_;
 
     // Lifetime.
     run_node* run_ = nullptr;

@@ -102,7 +102,7 @@ void session_state<Stream, Framing, Clock>::abandon_completions() noexcept {
     completion_list<receive_node> receivers = std::exchange(receivers_, {});
     completion_list<send_node> sends = writer_.take_all();
     auto observer = std::move(observer_); // its queued call is discarded first
-    ready_.discard_all(cache_);
+    ready_.discard_all(cache_.get());
     while (auto* n = receivers.pop_front())
         n->destroy(*cache_);
     while (auto* n = sends.pop_front())

@@ -24,7 +24,7 @@ template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::finish_turn() {
     bool direct = true; // one direct write per turn: see write_some
     for (;;) {
-        while (ready_.run_one(cache_)) {
+        while (ready_.run_one(cache_.get())) {
         }
         settle_reads(); // may answer PINGs, complete receives or end the session
         if (!ready_.empty())
