@@ -131,7 +131,7 @@ TEST_CASE("frame_writer: the PING, then the PONG, then the frames in order, in o
 
     CHECK(f.writer.begin_batch(f.framing));
     CHECK_FALSE(f.writer.batch_empty());
-    CHECK(f.writer.pongs_sent() == 1);
+    CHECK(f.writer.pongs_sent() == 0); // counted once written
     CHECK(f.writer.writing());
     // Both heartbeats share one buffer; an async_send frame is its payload and its trailer;
     // try_send's frames are framed inside one buffer.
@@ -140,8 +140,11 @@ TEST_CASE("frame_writer: the PING, then the PONG, then the frames in order, in o
     // The payloads are not copied: the batch points into the nodes.
     CHECK(f.writer.buffers().begin()[1].data() == f.nodes[0].data.payload.data());
 
-    CHECK(f.writer.consume(16));
-    CHECK(f.writer.end_batch()); // the PING went out
+    CHECK_FALSE(f.writer.consume(7)); // "PING\nPO": the PONG is not out yet
+    CHECK(f.writer.consume(9));
+    CHECK(f.writer.pongs_sent() == 0); // until the batch ends
+    CHECK(f.writer.end_batch());       // the PING went out
+    CHECK(f.writer.pongs_sent() == 1);
     std::vector<int> order;
     f.writer.retire_batch([&](fixture<>::node* n) { order.push_back(n->id); });
     CHECK(order == ids{1, 100, 2});
@@ -184,13 +187,14 @@ TEST_CASE("frame_writer: PONGs coalesce into one per batch, with the latest id",
     REQUIRE(r.status == heartbeat::decode_result::frame);
     CHECK(r.kind == frame_kind::data); // one PONG only
     CHECK(r.consumed + length_prefixed_framing::max_heartbeat_size == bytes.size());
-    CHECK(f.writer.pongs_sent() == 1);
+    CHECK(f.writer.pongs_sent() == 0); // written, but its batch has not ended
 
     // A PING answered while the batch is in flight waits for the next batch.
     CHECK(f.writer.queue_pong(4));
     CHECK(f.retire() == ids{1});
+    CHECK(f.writer.pongs_sent() == 1);
     CHECK(f.writer.begin_batch(f.framing));
-    CHECK(f.writer.pongs_sent() == 2);
+    CHECK(f.writer.pongs_sent() == 1);
     bytes = f.pending();
     r = f.framing.decode(bytes.data(), bytes.size(), 100);
     CHECK(r.kind == frame_kind::pong);

@@ -79,7 +79,8 @@ public:
     bool accepts_at_once(std::size_t mark) const noexcept { return waiting_ == 0 && cost_ < mark; }
     /// Something waits for a batch: a PING, a PONG or a frame.
     bool has_output() const noexcept { return ping_queued_ || pong_pending_ || !queue_.empty(); }
-    /// PONGs put into a batch so far (statistics::pongs_sent).
+    /// PONGs written so far, each counted when its batch was (statistics::pongs_sent, like
+    /// pings_sent).
     std::uint64_t pongs_sent() const noexcept { return pongs_sent_; }
     /// Every frame and PONG is written. A PING waiting does not count: a peer that sent its EOF
     /// is owed replies, not PINGs.
@@ -228,7 +229,7 @@ public:
                 framing.encode_heartbeat(frame_kind::ping, ping_id_, heartbeat_bytes_.data());
         if (pong_pending_) {
             pong_pending_ = false;
-            ++pongs_sent_;
+            pong_in_batch_ = true;
             heartbeat_size += framing.encode_heartbeat(frame_kind::pong, pong_id_,
                                                        heartbeat_bytes_.data() + heartbeat_size);
         }
@@ -291,6 +292,8 @@ public:
     /// retire_batch(). True when a PING was queued: written, if the batch was.
     bool end_batch() noexcept {
         writing_ = false;
+        if (std::exchange(pong_in_batch_, false))
+            ++pongs_sent_;
         if (!ping_queued_)
             return false;
         ping_queued_ = false;
@@ -359,6 +362,7 @@ private:
     bool writing_ = false;
     bool ping_queued_ = false; // a PING is part of the next (or current) batch
     bool pong_pending_ = false;
+    bool pong_in_batch_ = false; // the batch in flight holds a PONG
     // Both bounded by gather_buffers::max_capacity.
     std::uint32_t batch_frames_ = 0; // nodes of the batch: the front of queue_
     std::uint32_t first_ = 0;        // the first buffer not yet wholly written
