@@ -217,6 +217,22 @@ TEST_CASE("a session's share keeps the cache alive after its context, until the 
     share.reset(); // the last share: the cache and what it holds are freed
 }
 
+TEST_CASE("a buffer with no memory of its own is not kept", "[context_cache]") {
+    // A short string's inline storage is nothing to reuse; kept, it would take the place of a
+    // buffer that is (the spare buffers are few).
+    asio::io_context ioc;
+    context_cache& cache = context_cache::of(ioc.get_executor());
+    std::string big;
+    big.reserve(1000);
+    const char* storage = big.data();
+    cache.give_payload(std::move(big));
+    for (std::size_t i = 0; i < context_cache::payload_depth; ++i)
+        cache.give_payload(std::string("short"));
+    std::string again = cache.take_payload();
+    CHECK(again.data() == storage); // the one worth keeping is still there, on top
+    CHECK(cache.take_payload().capacity() == std::string().capacity()); // and no other
+}
+
 TEST_CASE("buffers given back on a thread that then exits are kept until the context goes",
           "[context_cache][threads]") {
     asio::io_context ioc;

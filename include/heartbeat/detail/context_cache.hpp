@@ -289,7 +289,9 @@ public:
     /// Keeps `buffer`'s memory for a later take_payload(), unless enough are kept or it is
     /// large.
     void give_payload(std::string&& buffer) noexcept {
-        if (buffer.capacity() > payload_max_capacity)
+        // Not a large one, nor one with no memory of its own (a short string's inline storage):
+        // it would only push a useful one out.
+        if (buffer.capacity() > payload_max_capacity || buffer.capacity() <= inline_capacity())
             return;
         slot* s = mine();
         if (s && s->spare_count < payload_depth) {
@@ -304,6 +306,8 @@ public:
     }
 
 private:
+    static std::size_t inline_capacity() noexcept { return std::string().capacity(); }
+
     HEARTBEAT_DETAIL_NOINLINE void* allocate_slow(std::size_t size) {
         if (block_pool::fits(size)) {
             const std::size_t k = block_pool::class_of(size);

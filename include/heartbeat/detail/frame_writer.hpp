@@ -38,6 +38,7 @@ struct send_data {
     std::uint8_t trailer_size = 0;
     bool writing = false;  // part of the write in flight: too late to cancel
     bool detached = false; // nobody to complete: try_send's, or an accepted async_send's
+    bool shared = false;   // try_send's buffer, frames framed inside: its memory is reused
     bool flush = false;    // async_flush's: no frame, only a place in the queue
     std::uint32_t frames = 1;
     std::size_t cost() const noexcept {
@@ -162,6 +163,7 @@ public:
         } else {
             node = make_node(bytes);
             node->data.detached = true;
+            node->data.shared = true;
             link(node);
         }
         // One out-of-line call per frame: the framing bytes are few (none, or one '\n').

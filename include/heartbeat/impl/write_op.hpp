@@ -101,7 +101,10 @@ void session_state<Stream, Framing, Clock>::on_write(error_code ec, std::size_t 
     writer_.retire_batch([this](send_node* node) {
         counts_.frames_sent += node->data.frames;
         if (node->data.detached) {
-            cache_->give_payload(std::move(node->data.payload));
+            // Only a shared buffer's memory is worth keeping: an accepted frame's is the
+            // application's string, as small as that frame (and often with no heap memory).
+            if (node->data.shared)
+                cache_->give_payload(std::move(node->data.payload));
             node->destroy(*cache_);
         } else {
             complete_in_place(node); // success: the result as made
