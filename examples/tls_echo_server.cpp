@@ -218,18 +218,18 @@ bool parse(int argc, char** argv, arguments& args) {
 // TLS 1.2 and 1.3 only, with the server's certificate and key. Returns what failed, in the words
 // of the exception Asio would throw ("use_private_key_file: ..."), or "" when nothing did.
 std::string configure(asio::ssl::context& tls, const arguments& args) {
+    using context = asio::ssl::context;
+    const auto tls_1_2_and_up = context::default_workarounds | context::no_sslv2 |
+                                context::no_sslv3 | context::no_tlsv1 | context::no_tlsv1_1;
     std::error_code ec;
-    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                        asio::ssl::context::no_tlsv1_1,
-                    ec);
+    tls.set_options(tls_1_2_and_up, ec);
     if (ec)
         return "set_options: " + ec.message();
     if (args.self_signed_out.empty()) {
         tls.use_certificate_chain_file(args.cert, ec);
         if (ec)
             return "use_certificate_chain_file: " + ec.message();
-        tls.use_private_key_file(args.key, asio::ssl::context::pem, ec);
+        tls.use_private_key_file(args.key, context::pem, ec);
         if (ec)
             return "use_private_key_file: " + ec.message();
         return {};
@@ -241,7 +241,7 @@ std::string configure(asio::ssl::context& tls, const arguments& args) {
     tls.use_certificate_chain(asio::buffer(cert.certificate_pem), ec);
     if (ec)
         return "use_certificate_chain: " + ec.message();
-    tls.use_private_key(asio::buffer(cert.private_key_pem), asio::ssl::context::pem, ec);
+    tls.use_private_key(asio::buffer(cert.private_key_pem), context::pem, ec);
     if (ec)
         return "use_private_key: " + ec.message();
     std::ofstream out(args.self_signed_out, std::ios::binary | std::ios::trunc);
