@@ -8,12 +8,22 @@
 #include <asio.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+
+#if defined(ASIO_NO_EXCEPTIONS)
+// Without exceptions, Asio calls this instead of throwing (Boost.Asio: boost::throw_exception).
+template <class Exception>
+void asio::detail::throw_exception(const Exception& e) {
+    std::cerr << "demo: " << e.what() << std::endl;
+    std::abort();
+}
+#endif
 
 using asio::ip::tcp;
 using session_type = heartbeat::heartbeat_session<tcp::socket>;

@@ -17,6 +17,7 @@
 #include <asio.hpp>
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -31,6 +32,15 @@
 #else
 #include <atomic>
 #include <thread>
+#endif
+
+#if defined(ASIO_NO_EXCEPTIONS)
+// Without exceptions, Asio calls this instead of throwing (Boost.Asio: boost::throw_exception).
+template <class Exception>
+void asio::detail::throw_exception(const Exception& e) {
+    std::cerr << "echo_client: " << e.what() << std::endl;
+    std::abort();
+}
 #endif
 
 using asio::ip::tcp;
@@ -315,6 +325,14 @@ struct arguments {
     bool silent = false;
 };
 
+// `text` as a whole number that fits in `out`; false otherwise.
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+    const char* end = text.data() + text.size();
+    const auto [last, error] = std::from_chars(text.data(), end, out);
+    return error == std::errc() && last == end;
+}
+
 // "--flag value" pairs, --crlf and --silent; false on --help, an unknown flag or a bad value.
 bool parse(int argc, char** argv, arguments& args) {
     for (int i = 1; i < argc; ++i) {
@@ -330,22 +348,27 @@ bool parse(int argc, char** argv, arguments& args) {
         if (i + 1 >= argc)
             return false;
         const std::string value = argv[++i];
-        try {
-            if (flag == "--host")
-                args.host = value;
-            else if (flag == "--port")
-                args.port = value;
-            else if (flag == "--interval-ms")
-                args.interval_ms = std::stol(value);
-            else if (flag == "--timeout-ms")
-                args.timeout_ms = std::stol(value);
-            else
-                return false;
-        } catch (const std::exception&) {
+        bool ok = true;
+        if (flag == "--host")
+            args.host = value;
+        else if (flag == "--port")
+            args.port = value;
+        else if (flag == "--interval-ms")
+            ok = parse_number(value, args.interval_ms);
+        else if (flag == "--timeout-ms")
+            ok = parse_number(value, args.timeout_ms);
+        else
+            ok = false;
+        if (!ok)
             return false;
-        }
     }
     return true;
+}
+
+// Says why the client cannot start; returns main's exit status.
+int fail(const std::string& why) {
+    std::cerr << "echo_client: " << why << "\n";
+    return 1;
 }
 
 int main(int argc, char** argv) {
@@ -369,18 +392,20 @@ int main(int argc, char** argv) {
     if (::fcntl(STDIN_FILENO, F_GETFD) == -1)
         ::open("/dev/null", O_RDONLY);
 #endif
+    if (const heartbeat::invalid_setting bad = opts.first_invalid())
+        return fail(std::string("heartbeat::options::") + bad.field + ": " + bad.reason);
+    const heartbeat::line_framing framing(framing_config);
+
     asio::io_context io;
-    std::unique_ptr<client> c;
-    try {
-        opts.validate();
-        const heartbeat::line_framing framing(framing_config);
-        tcp::socket socket(io);
-        asio::connect(socket, tcp::resolver(io).resolve(args.host, args.port));
-        c = std::make_unique<client>(io, std::move(socket), opts, framing);
-    } catch (const std::exception& e) {
-        std::cerr << "echo_client: " << e.what() << "\n";
-        return 1;
-    }
+    std::error_code ec;
+    const auto endpoints = tcp::resolver(io).resolve(args.host, args.port, ec);
+    if (ec)
+        return fail("resolve: " + ec.message());
+    tcp::socket socket(io);
+    asio::connect(socket, endpoints, ec);
+    if (ec)
+        return fail("connect: " + ec.message());
+    auto c = std::make_unique<client>(io, std::move(socket), opts, framing);
     c->start();
 
 #if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)

@@ -15,14 +15,25 @@
 
 #include <asio.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
+
+#if defined(ASIO_NO_EXCEPTIONS)
+// Without exceptions, Asio calls this instead of throwing (Boost.Asio: boost::throw_exception).
+template <class Exception>
+void asio::detail::throw_exception(const Exception& e) {
+    std::cerr << "echo_server: " << e.what() << std::endl;
+    std::abort();
+}
+#endif
 
 using asio::ip::tcp;
 using session_type = heartbeat::heartbeat_session<tcp::socket>;
@@ -80,10 +91,10 @@ struct connection {
 
 class server {
 public:
-    server(asio::io_context& io, const tcp::endpoint& endpoint, const heartbeat::options& opts,
+    server(tcp::acceptor acceptor, const heartbeat::options& opts,
            const heartbeat::line_framing& framing)
-        : acceptor_(io, endpoint)
-        , retry_timer_(io)
+        : acceptor_(std::move(acceptor))
+        , retry_timer_(acceptor_.get_executor())
         , opts_(opts)
         , framing_(framing) {}
 
@@ -172,12 +183,20 @@ private:
 
 struct arguments {
     std::string bind = "0.0.0.0";
-    unsigned long port = 7000;
+    unsigned short port = 7000;
     long interval_ms = 5000;
     long timeout_ms = 15000;
     long idle_timeout_ms = 0;
     bool crlf = false;
 };
+
+// `text` as a whole number that fits in `out`; false otherwise.
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+    const char* end = text.data() + text.size();
+    const auto [last, error] = std::from_chars(text.data(), end, out);
+    return error == std::errc() && last == end;
+}
 
 // "--flag value" pairs and --crlf; false on --help, an unknown flag, a missing value or a bad
 // number.
@@ -191,24 +210,46 @@ bool parse(int argc, char** argv, arguments& args) {
         if (i + 1 >= argc)
             return false;
         const std::string value = argv[++i];
-        try {
-            if (flag == "--bind")
-                args.bind = value;
-            else if (flag == "--port")
-                args.port = std::stoul(value);
-            else if (flag == "--interval-ms")
-                args.interval_ms = std::stol(value);
-            else if (flag == "--timeout-ms")
-                args.timeout_ms = std::stol(value);
-            else if (flag == "--idle-timeout-ms")
-                args.idle_timeout_ms = std::stol(value);
-            else
-                return false;
-        } catch (const std::exception&) {
+        bool ok = true;
+        if (flag == "--bind")
+            args.bind = value;
+        else if (flag == "--port")
+            ok = parse_number(value, args.port);
+        else if (flag == "--interval-ms")
+            ok = parse_number(value, args.interval_ms);
+        else if (flag == "--timeout-ms")
+            ok = parse_number(value, args.timeout_ms);
+        else if (flag == "--idle-timeout-ms")
+            ok = parse_number(value, args.idle_timeout_ms);
+        else
+            ok = false;
+        if (!ok)
             return false;
-        }
     }
-    return args.port <= 65535;
+    return true;
+}
+
+// What tcp::acceptor's constructor does (open, reuse the address, bind, listen), with error
+// codes instead of exceptions: returns the step that failed, named as Asio names it, or nullptr.
+const char* open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
+                          std::error_code& ec) {
+    acceptor.open(endpoint.protocol(), ec);
+    if (ec)
+        return "open";
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (ec)
+        return "set_option";
+    acceptor.bind(endpoint, ec);
+    if (ec)
+        return "bind";
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    return ec ? "listen" : nullptr;
+}
+
+// Says why the server cannot start; returns main's exit status.
+int fail(const std::string& why) {
+    std::cerr << "echo_server: " << why << "\n";
+    return 1;
 }
 
 int main(int argc, char** argv) {
@@ -226,26 +267,29 @@ int main(int argc, char** argv) {
     if (args.crlf)
         framing_config.line_ending = "\r\n";
 
-    try {
-        opts.validate();
-        const heartbeat::line_framing framing(framing_config);
-        asio::io_context io;
-        server srv(io, {asio::ip::make_address(args.bind), static_cast<unsigned short>(args.port)},
-                   opts, framing);
-        std::cout << "listening on " << srv.local_endpoint() << std::endl;
+    if (const heartbeat::invalid_setting bad = opts.first_invalid())
+        return fail(std::string("heartbeat::options::") + bad.field + ": " + bad.reason);
+    const heartbeat::line_framing framing(framing_config);
 
-        asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](std::error_code ec, int) {
-            if (ec)
-                return;
-            std::cout << "stopping" << std::endl;
-            srv.stop();
-        });
+    std::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(args.bind, ec);
+    if (ec)
+        return fail(ec.message());
+    asio::io_context io;
+    tcp::acceptor acceptor(io);
+    if (const char* step = open_acceptor(acceptor, {address, args.port}, ec))
+        return fail(std::string(step) + ": " + ec.message());
+    server srv(std::move(acceptor), opts, framing);
+    std::cout << "listening on " << srv.local_endpoint() << std::endl;
 
-        srv.start();
-        io.run();
-    } catch (const std::exception& e) {
-        std::cerr << "echo_server: " << e.what() << "\n";
-        return 1;
-    }
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code ec, int) {
+        if (ec)
+            return;
+        std::cout << "stopping" << std::endl;
+        srv.stop();
+    });
+
+    srv.start();
+    io.run();
 }

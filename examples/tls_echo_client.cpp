@@ -13,11 +13,23 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+
+#if defined(ASIO_NO_EXCEPTIONS)
+// Without exceptions, Asio calls this instead of throwing (Boost.Asio: boost::throw_exception).
+template <class Exception>
+void asio::detail::throw_exception(const Exception& e) {
+    std::cerr << "tls_echo_client: " << e.what() << std::endl;
+    std::abort();
+}
+#endif
 
 using asio::ip::tcp;
 using tls_stream = asio::ssl::stream<tcp::socket>;
@@ -114,6 +126,14 @@ struct arguments {
     long timeout_ms = 15000;
 };
 
+// `text` as a whole number that fits in `out`; false otherwise.
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+    const char* end = text.data() + text.size();
+    const auto [last, error] = std::from_chars(text.data(), end, out);
+    return error == std::errc() && last == end;
+}
+
 // "--flag value" pairs; false on --help, an unknown flag or a bad value.
 bool parse(int argc, char** argv, arguments& args) {
     for (int i = 1; i < argc; i += 2) {
@@ -121,40 +141,55 @@ bool parse(int argc, char** argv, arguments& args) {
         if (i + 1 >= argc)
             return false;
         const std::string value = argv[i + 1];
-        try {
-            if (flag == "--ca")
-                args.ca = value;
-            else if (flag == "--host")
-                args.host = value;
-            else if (flag == "--port")
-                args.port = value;
-            else if (flag == "--interval-ms")
-                args.interval_ms = std::stol(value);
-            else if (flag == "--timeout-ms")
-                args.timeout_ms = std::stol(value);
-            else
-                return false;
-        } catch (const std::exception&) {
+        bool ok = true;
+        if (flag == "--ca")
+            args.ca = value;
+        else if (flag == "--host")
+            args.host = value;
+        else if (flag == "--port")
+            args.port = value;
+        else if (flag == "--interval-ms")
+            ok = parse_number(value, args.interval_ms);
+        else if (flag == "--timeout-ms")
+            ok = parse_number(value, args.timeout_ms);
+        else
+            ok = false;
+        if (!ok)
             return false;
-        }
     }
     return !args.ca.empty();
 }
 
-// Connects and handshakes, verifying the certificate chain against `ca` and the name against
-// `host`. Before the handshake, the session's heartbeat does not run: the connect and the
+// Connects and handshakes, verifying the certificate chain against the context's CA and the name
+// against `host`. Before the handshake, the session's heartbeat does not run: the connect and the
 // handshake are synchronous here and bounded only by the kernel (a real client bounds them too).
-tls_stream connect(asio::io_context& io, asio::ssl::context& tls, const arguments& args) {
-    tls_stream stream(io, tls);
-    asio::connect(stream.lowest_layer(), tcp::resolver(io).resolve(args.host, args.port));
-    stream.lowest_layer().set_option(tcp::no_delay(true)); // heartbeats are tiny writes
-    stream.set_verify_mode(asio::ssl::verify_peer);
+// Returns what failed, in the words of the exception Asio would throw ("connect: ..."), or "".
+std::string connect(tls_stream& stream, const arguments& args) {
+    std::error_code ec;
+    const auto endpoints = tcp::resolver(stream.get_executor()).resolve(args.host, args.port, ec);
+    if (ec)
+        return "resolve: " + ec.message();
+    asio::connect(stream.lowest_layer(), endpoints, ec);
+    if (ec)
+        return "connect: " + ec.message();
+    stream.lowest_layer().set_option(tcp::no_delay(true), ec); // heartbeats are tiny writes
+    if (ec)
+        return "set_option: " + ec.message();
+    stream.set_verify_mode(asio::ssl::verify_peer); // these two cannot fail
     stream.set_verify_callback(asio::ssl::host_name_verification(args.host));
     // SNI, for servers that host several names.
     if (!SSL_set_tlsext_host_name(stream.native_handle(), args.host.c_str()))
-        throw std::runtime_error("cannot set the TLS server name");
-    stream.handshake(asio::ssl::stream_base::client);
-    return stream;
+        return "cannot set the TLS server name";
+    stream.handshake(asio::ssl::stream_base::client, ec);
+    if (ec)
+        return "handshake: " + ec.message();
+    return {};
+}
+
+// Says why the client cannot start; returns main's exit status.
+int fail(const std::string& why) {
+    std::cerr << "tls_echo_client: " << why << "\n";
+    return 1;
 }
 
 int main(int argc, char** argv) {
@@ -168,18 +203,20 @@ int main(int argc, char** argv) {
     opts.ping_interval = std::chrono::milliseconds(args.interval_ms);
     opts.read_timeout = std::chrono::milliseconds(args.timeout_ms);
 
+    if (const heartbeat::invalid_setting bad = opts.first_invalid())
+        return fail(std::string("heartbeat::options::") + bad.field + ": " + bad.reason);
+
     // Shared with the input thread, which may outlive main's scope (see the end).
     auto io = std::make_shared<asio::io_context>();
     asio::ssl::context tls(asio::ssl::context::tls_client);
-    std::unique_ptr<client> c;
-    try {
-        opts.validate();
-        tls.load_verify_file(args.ca);
-        c = std::make_unique<client>(*io, connect(*io, tls, args), opts);
-    } catch (const std::exception& e) {
-        std::cerr << "tls_echo_client: " << e.what() << "\n";
-        return 1;
-    }
+    std::error_code ec;
+    tls.load_verify_file(args.ca, ec);
+    if (ec)
+        return fail("load_verify_file: " + ec.message());
+    tls_stream stream(*io, tls);
+    if (const std::string error = connect(stream, args); !error.empty())
+        return fail(error);
+    auto c = std::make_unique<client>(*io, std::move(stream), opts);
     std::cerr << "connected" << std::endl;
     c->start();
 

@@ -18,14 +18,26 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
+
+#if defined(ASIO_NO_EXCEPTIONS)
+// Without exceptions, Asio calls this instead of throwing (Boost.Asio: boost::throw_exception).
+template <class Exception>
+void asio::detail::throw_exception(const Exception& e) {
+    std::cerr << "tls_echo_server: " << e.what() << std::endl;
+    std::abort();
+}
+#endif
 
 using asio::ip::tcp;
 using tls_stream = asio::ssl::stream<tcp::socket>;
@@ -46,11 +58,11 @@ struct connection {
 
 class server {
 public:
-    server(asio::io_context& io, asio::ssl::context& tls, const tcp::endpoint& endpoint,
+    server(asio::io_context& io, asio::ssl::context& tls, tcp::acceptor acceptor,
            const heartbeat::options& opts)
         : io_(io)
         , tls_(tls)
-        , acceptor_(io, endpoint)
+        , acceptor_(std::move(acceptor))
         , retry_timer_(io)
         , opts_(opts) {}
 
@@ -156,11 +168,19 @@ private:
 struct arguments {
     std::string cert, key, self_signed_out;
     std::string bind = "0.0.0.0";
-    unsigned long port = 7443;
+    unsigned short port = 7443;
     long interval_ms = 5000;
     long timeout_ms = 15000;
     long shutdown_timeout_ms = 1000;
 };
+
+// `text` as a whole number that fits in `out`; false otherwise.
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+    const char* end = text.data() + text.size();
+    const auto [last, error] = std::from_chars(text.data(), end, out);
+    return error == std::errc() && last == end;
+}
 
 // "--flag value" pairs; false on --help, an unknown flag, a missing value or a bad number.
 bool parse(int argc, char** argv, arguments& args) {
@@ -169,50 +189,89 @@ bool parse(int argc, char** argv, arguments& args) {
         if (i + 1 >= argc)
             return false;
         const std::string value = argv[i + 1];
-        try {
-            if (flag == "--cert")
-                args.cert = value;
-            else if (flag == "--key")
-                args.key = value;
-            else if (flag == "--self-signed")
-                args.self_signed_out = value;
-            else if (flag == "--bind")
-                args.bind = value;
-            else if (flag == "--port")
-                args.port = std::stoul(value);
-            else if (flag == "--interval-ms")
-                args.interval_ms = std::stol(value);
-            else if (flag == "--timeout-ms")
-                args.timeout_ms = std::stol(value);
-            else if (flag == "--shutdown-timeout-ms")
-                args.shutdown_timeout_ms = std::stol(value);
-            else
-                return false;
-        } catch (const std::exception&) {
+        bool ok = true;
+        if (flag == "--cert")
+            args.cert = value;
+        else if (flag == "--key")
+            args.key = value;
+        else if (flag == "--self-signed")
+            args.self_signed_out = value;
+        else if (flag == "--bind")
+            args.bind = value;
+        else if (flag == "--port")
+            ok = parse_number(value, args.port);
+        else if (flag == "--interval-ms")
+            ok = parse_number(value, args.interval_ms);
+        else if (flag == "--timeout-ms")
+            ok = parse_number(value, args.timeout_ms);
+        else if (flag == "--shutdown-timeout-ms")
+            ok = parse_number(value, args.shutdown_timeout_ms);
+        else
+            ok = false;
+        if (!ok)
             return false;
-        }
     }
     const bool files = !args.cert.empty() && !args.key.empty();
-    return args.port <= 65535 && files != !args.self_signed_out.empty();
+    return files != !args.self_signed_out.empty();
 }
 
-// TLS 1.2 and 1.3 only, with the server's certificate and key.
-void configure(asio::ssl::context& tls, const arguments& args) {
-    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                    asio::ssl::context::no_tlsv1_1);
+// TLS 1.2 and 1.3 only, with the server's certificate and key. Returns what failed, in the words
+// of the exception Asio would throw ("use_private_key_file: ..."), or "" when nothing did.
+std::string configure(asio::ssl::context& tls, const arguments& args) {
+    using context = asio::ssl::context;
+    const auto tls_1_2_and_up = context::default_workarounds | context::no_sslv2 |
+                                context::no_sslv3 | context::no_tlsv1 | context::no_tlsv1_1;
+    std::error_code ec;
+    tls.set_options(tls_1_2_and_up, ec);
+    if (ec)
+        return "set_options: " + ec.message();
     if (args.self_signed_out.empty()) {
-        tls.use_certificate_chain_file(args.cert);
-        tls.use_private_key_file(args.key, asio::ssl::context::pem);
-        return;
+        tls.use_certificate_chain_file(args.cert, ec);
+        if (ec)
+            return "use_certificate_chain_file: " + ec.message();
+        tls.use_private_key_file(args.key, context::pem, ec);
+        if (ec)
+            return "use_private_key_file: " + ec.message();
+        return {};
     }
-    const auto cert = self_signed::make_localhost_certificate();
-    tls.use_certificate_chain(asio::buffer(cert.certificate_pem));
-    tls.use_private_key(asio::buffer(cert.private_key_pem), asio::ssl::context::pem);
+    std::string error;
+    const auto cert = self_signed::make_localhost_certificate(error);
+    if (!error.empty())
+        return error;
+    tls.use_certificate_chain(asio::buffer(cert.certificate_pem), ec);
+    if (ec)
+        return "use_certificate_chain: " + ec.message();
+    tls.use_private_key(asio::buffer(cert.private_key_pem), context::pem, ec);
+    if (ec)
+        return "use_private_key: " + ec.message();
     std::ofstream out(args.self_signed_out, std::ios::binary | std::ios::trunc);
     out << cert.certificate_pem; // the public half only: the key never leaves the process
     if (!out.flush())
-        throw std::runtime_error("cannot write " + args.self_signed_out);
+        return "cannot write " + args.self_signed_out;
+    return {};
+}
+
+// What tcp::acceptor's constructor does (open, reuse the address, bind, listen), with error
+// codes instead of exceptions: returns the step that failed, named as Asio names it, or nullptr.
+const char* open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
+                          std::error_code& ec) {
+    acceptor.open(endpoint.protocol(), ec);
+    if (ec)
+        return "open";
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (ec)
+        return "set_option";
+    acceptor.bind(endpoint, ec);
+    if (ec)
+        return "bind";
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    return ec ? "listen" : nullptr;
+}
+
+// Says why the server cannot start; returns main's exit status.
+int fail(const std::string& why) {
+    std::cerr << "tls_echo_server: " << why << "\n";
+    return 1;
 }
 
 int main(int argc, char** argv) {
@@ -228,28 +287,31 @@ int main(int argc, char** argv) {
     opts.read_timeout = std::chrono::milliseconds(args.timeout_ms);
     opts.shutdown_timeout = std::chrono::milliseconds(args.shutdown_timeout_ms);
 
-    try {
-        opts.validate();
-        asio::ssl::context tls(asio::ssl::context::tls_server);
-        configure(tls, args);
-        asio::io_context io;
-        server srv(io, tls,
-                   {asio::ip::make_address(args.bind), static_cast<unsigned short>(args.port)},
-                   opts);
-        std::cout << "listening on " << srv.local_endpoint() << std::endl;
+    if (const heartbeat::invalid_setting bad = opts.first_invalid())
+        return fail(std::string("heartbeat::options::") + bad.field + ": " + bad.reason);
+    asio::ssl::context tls(asio::ssl::context::tls_server);
+    if (const std::string error = configure(tls, args); !error.empty())
+        return fail(error);
 
-        asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](std::error_code ec, int) {
-            if (ec)
-                return;
-            std::cout << "stopping" << std::endl;
-            srv.stop();
-        });
+    std::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(args.bind, ec);
+    if (ec)
+        return fail(ec.message());
+    asio::io_context io;
+    tcp::acceptor acceptor(io);
+    if (const char* step = open_acceptor(acceptor, {address, args.port}, ec))
+        return fail(std::string(step) + ": " + ec.message());
+    server srv(io, tls, std::move(acceptor), opts);
+    std::cout << "listening on " << srv.local_endpoint() << std::endl;
 
-        srv.start();
-        io.run();
-    } catch (const std::exception& e) {
-        std::cerr << "tls_echo_server: " << e.what() << "\n";
-        return 1;
-    }
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code ec, int) {
+        if (ec)
+            return;
+        std::cout << "stopping" << std::endl;
+        srv.stop();
+    });
+
+    srv.start();
+    io.run();
 }

@@ -9,8 +9,8 @@
 #   scripts/test.sh --std 20                    ISO C++20 (or 17) for everything; without it the
 #                                               compiler's default, at least C++17
 #   scripts/test.sh --boost                     the tests against Boost.Asio, build-boost/
-#   scripts/test.sh --no-exceptions             -fno-exceptions: the tests that need none,
-#                                               build-noexcept/
+#   scripts/test.sh --no-exceptions             -fno-exceptions: the tests that need none and
+#                                               the examples, build-noexcept/
 #   scripts/test.sh --io-uring                  Asio's io_uring backend (liburing), build-uring/;
 #                                               says "skipped" where the kernel refuses io_uring
 #   scripts/test.sh -DNAME=VALUE ...            more CMake cache settings

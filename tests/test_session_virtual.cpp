@@ -10,7 +10,8 @@
 
 #include <heartbeat/detail/liveness.hpp> // tick_for: how late the documented rounding may be
 
-// An awaited loop written with coroutines, where Asio has them.
+// An awaited loop written with coroutines, where Asio has them; not without exceptions, which
+// Asio 1.22's co_spawn needs (it catches them unconditionally).
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
 #if defined(BOOST_ASIO_HAS_CO_AWAIT)
 #define HBT_HAS_CO_AWAIT 1
@@ -19,7 +20,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #endif
-#elif defined(ASIO_HAS_CO_AWAIT)
+#elif defined(ASIO_HAS_CO_AWAIT) && !defined(ASIO_NO_EXCEPTIONS)
 #define HBT_HAS_CO_AWAIT 1
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

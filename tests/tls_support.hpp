@@ -19,6 +19,7 @@
 
 #include <array>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace hbt {
@@ -40,7 +41,10 @@ struct tls_contexts {
     std::string certificate_pem;
 
     tls_contexts() {
-        const self_signed::certificate cert = self_signed::make_localhost_certificate();
+        std::string error;
+        const self_signed::certificate cert = self_signed::make_localhost_certificate(error);
+        if (!error.empty())
+            throw std::runtime_error(error);
         certificate_pem = cert.certificate_pem;
         server.use_certificate_chain(asio::buffer(cert.certificate_pem));
         server.use_private_key(asio::buffer(cert.private_key_pem), asio::ssl::context::pem);
