@@ -48,6 +48,10 @@ public:
         return s_.async_write_some(b, std::forward<Token>(t));
     }
     void close(error_code& ec) { s_.close(ec); }
+    // Forwarded for wine, whose close() leaves a socket's pending operations pending: on
+    // Windows the session cancels a stream that can be cancelled before closing it
+    // (detail/close_stream.hpp).
+    void cancel(error_code& ec) { s_.cancel(ec); }
     bool is_open() const { return s_.is_open(); }
 
 private:
