@@ -166,12 +166,18 @@ if [[ $mingw == ON ]]; then
     mkdir -p "$WINEPREFIX"
     "$wineserver" -p || echo "note: a wineserver already serves $WINEPREFIX"
     trap '"$wineserver" -k 2>/dev/null || true' EXIT
+    # The first program a wineserver runs starts wine's services (services.exe, explorer.exe,
+    # ...), which then live as long as the server, holding that program's stdout and stderr:
+    # started by a test, they kept CTest's pipe open, so the test passed and then timed out.
+    # They are started here, writing to a file.
+    wine_log="$build_dir/wine-setup.log"
     if [[ ! -f $WINEPREFIX/system.reg ]]; then
         echo "==> making the wine prefix $WINEPREFIX"
-        timeout 300 "$wine" wineboot -i </dev/null
+        timeout 300 "$wine" wineboot -i </dev/null >"$wine_log" 2>&1 || { cat "$wine_log"; exit 1; }
     fi
     timeout 120 "$wine" reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' \
-        /v Debugger /t REG_SZ /d heartbeat-no-debugger.exe /f </dev/null >/dev/null
+        /v Debugger /t REG_SZ /d heartbeat-no-debugger.exe /f </dev/null >>"$wine_log" 2>&1 ||
+        { cat "$wine_log"; exit 1; }
     # Debug without -g, at -O1 (assertions stay on): ld spends ~25 s on the debug information
     # (libstdc++'s, Catch2's) of each static test program, ~1 s without; -O1 also compiles about
     # as fast as -O0 and runs the timing tests faster under wine. At -O1 g++ 12 also warns
