@@ -1,7 +1,7 @@
 # Toolchain file: Windows x86-64 with MinGW-w64's g++ (Debian: g++-mingw-w64-x86-64-posix, the
 # "posix" thread model, which std::thread and std::mutex need), run under wine (Debian: wine64).
 #
-#   cmake -S . -B build-mingw --toolchain cmake/mingw-w64-x86_64.cmake \
+#   cmake -S . -B build-mingw -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake \
 #         -DHEARTBEAT_MINGW_ROOT=<dir with include/asio.hpp, include/asio/, ...>
 #
 # scripts/test.sh --mingw does this: it makes HEARTBEAT_MINGW_ROOT a directory of links to just
