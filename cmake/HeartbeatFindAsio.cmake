@@ -22,6 +22,11 @@ function(heartbeat_add_asio_target include_dir)
     set_target_properties(heartbeat::asio PROPERTIES
         INTERFACE_INCLUDE_DIRECTORIES "${include_dir}"
         INTERFACE_COMPILE_DEFINITIONS "ASIO_STANDALONE")
+    if(WIN32)
+        # Asio's sockets on Windows: Winsock 2 and its Microsoft extensions (AcceptEx, ...).
+        set_target_properties(heartbeat::asio PROPERTIES
+            INTERFACE_LINK_LIBRARIES "ws2_32;mswsock")
+    endif()
 endfunction()
 
 # The version in <dir>/asio/version.hpp as MAJOR.MINOR.PATCH, or "" when there is none.

@@ -7,6 +7,11 @@ include_guard(GLOBAL)
 
 add_library(heartbeat_internal INTERFACE)
 target_compile_definitions(heartbeat_internal INTERFACE ASIO_NO_DEPRECATED BOOST_ASIO_NO_DEPRECATED)
+if(WIN32)
+    # The Windows version Asio targets, which it otherwise assumes with a warning: Windows 7, the
+    # oldest that Asio 1.22 supports. A program of yours chooses its own.
+    target_compile_definitions(heartbeat_internal INTERFACE _WIN32_WINNT=0x0601)
+endif()
 
 if(MSVC)
     target_compile_options(heartbeat_internal INTERFACE /W4 /permissive-)

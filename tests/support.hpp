@@ -209,6 +209,27 @@ inline socket_pair<local_socket> local_pair(asio::io_context& ioc) {
     return {std::move(a), std::move(b)};
 }
 
+/// The same, or `ec` set: operation_not_supported where the platform has no socketpair()
+/// (Windows: Asio compiles local sockets there, but cannot pair them).
+inline socket_pair<local_socket> local_pair(asio::io_context& ioc, error_code& ec) {
+    local_socket a(ioc);
+    local_socket b(ioc);
+    asio::local::connect_pair(a, b, ec);
+    return {std::move(a), std::move(b)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Skipping.
+
+/// Ends a test case that cannot run on this platform, saying why, in its output. Catch2 2 has no
+/// SKIP: CTest finds the marker "skipped on this platform" (SKIP_REGULAR_EXPRESSION, set in
+/// tests/CMakeLists.txt) and reports the test as skipped, not passed.
+#define HBT_SKIP_ON_THIS_PLATFORM(reason)                                                          \
+    do {                                                                                           \
+        WARN("skipped on this platform: " << reason);                                              \
+        return;                                                                                    \
+    } while (false)
+
 // ---------------------------------------------------------------------------------------------
 // Options.
 

@@ -406,6 +406,49 @@ TEST_CASE("frame_writer: a partial write continues where it stopped, across buff
     CHECK(f.retire() == ids{1, 2, 3});
 }
 
+TEST_CASE("frame_writer: a capped write holds at most its cap, and the rest follows whole",
+          "[frame_writer]") {
+    // Windows (IOCP) writes a batch in pieces of at most 64 KiB (impl/write_op.hpp): the piece's
+    // completion is its only news of progress.
+    fixture<length_prefixed_framing> f;
+    f.send(1, "abcdefgh");
+    f.send(2, "ij");
+    f.writer.begin_batch(f.framing);
+    const std::string all = f.pending(); // [5]abcdefgh[5]ij: 20 bytes in 4 buffers
+    REQUIRE(all.size() == 20);
+    REQUIRE(f.buffer_count() == 4);
+    auto capped = [&](std::size_t max_bytes) {
+        std::string out;
+        for (const auto& b : f.writer.buffers(max_bytes))
+            out.append(static_cast<const char*>(b.data()), b.size());
+        return out;
+    };
+
+    CHECK(capped(7) == all.substr(0, 7)); // the cap inside a payload
+    CHECK(capped(7) == all.substr(0, 7)); // asked again (a write tried again): the same
+    CHECK_FALSE(f.writer.consume(5));     // less than the piece
+    CHECK(f.pending() == all.substr(5));  // the shortened buffer has its rest back
+    CHECK(capped(8) == all.substr(5, 8)); // exactly to the end of the first payload
+    CHECK_FALSE(f.writer.consume(8));
+    CHECK(capped(100) == all.substr(13)); // a cap beyond the batch: what is left
+    CHECK(capped(1) == all.substr(13, 1));
+    CHECK_FALSE(f.writer.consume(1));
+    CHECK(capped(6) == all.substr(14, 6));
+    CHECK(f.writer.consume(6));
+    CHECK(f.retire() == ids{1, 2});
+
+    // A failed write leaves its cut behind: the next batch starts whole.
+    f.send(3, std::string(100, 'x'));
+    f.writer.begin_batch(f.framing);
+    CHECK(capped(10).size() == 10);
+    CHECK(f.retire() == ids{3});
+    f.send(4, "yz");
+    f.writer.begin_batch(f.framing);
+    CHECK(f.pending().size() == 5 + 2);
+    CHECK(f.writer.consume(7));
+    CHECK(f.retire() == ids{4});
+}
+
 TEST_CASE("frame_writer: a batch of frames framed as nothing has no bytes", "[frame_writer]") {
     // A Framing may encode an empty frame as no bytes at all; the batch still retires it.
     struct bare_framing : line_framing {

@@ -48,6 +48,10 @@ public:
         return s_.async_write_some(b, std::forward<Token>(t));
     }
     void close(error_code& ec) { s_.close(ec); }
+    // Forwarded for wine, whose close() leaves a socket's pending operations pending: on
+    // Windows the session cancels a stream that can be cancelled before closing it
+    // (detail/close_stream.hpp).
+    void cancel(error_code& ec) { s_.cancel(ec); }
     bool is_open() const { return s_.is_open(); }
 
 private:
@@ -655,5 +659,11 @@ TEST_CASE("using a moved-from session stops at an assertion that names the misus
     });
     CHECK(WIFEXITED(status));
     CHECK(printed.empty());
+}
+#elif !defined(NDEBUG)
+TEST_CASE("using a moved-from session stops at an assertion that names the misuse",
+          "[session][lifetime]") {
+    HBT_SKIP_ON_THIS_PLATFORM("no fork(): each misuse aborts the process it runs in, so it runs "
+                              "in a child process");
 }
 #endif

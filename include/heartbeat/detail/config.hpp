@@ -105,6 +105,15 @@ HEARTBEAT_NAMESPACE_END
 #endif
 #endif
 
+// HEARTBEAT_DETAIL_IOCP: Asio runs on Windows' I/O completion ports, where a write in flight
+// tells nothing of its progress until it completes (impl/write_op.hpp) and closing a socket is
+// not always enough to end what is pending on it (detail/close_stream.hpp).
+#if defined(ASIO_HAS_IOCP) || defined(BOOST_ASIO_HAS_IOCP)
+#define HEARTBEAT_DETAIL_IOCP 1
+#else
+#define HEARTBEAT_DETAIL_IOCP 0
+#endif
+
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 /// A void(error_code) handler type, only for asking which operations a stream has.

@@ -16,6 +16,7 @@
 #include <heartbeat/detail/gather_buffers.hpp>
 #include <heartbeat/framing.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -268,12 +269,38 @@ public:
 
     /// What is left of the batch to write.
     buffer_range buffers() noexcept {
+        uncut();
         return buffer_range{buffers_.data() + first_, buffers_.data() + buffers_.size()};
+    }
+
+    /// The first `max_bytes` (at least one) of what is left of the batch, for a write whose
+    /// completion is the only news of its progress (impl/write_op.hpp). The buffer where the
+    /// cap falls is shortened in place until consume() (no copy, no allocation); by at most
+    /// 4 GiB, so a larger frame's first write may hold more.
+    buffer_range buffers(std::size_t max_bytes) noexcept {
+        HEARTBEAT_ASSERT(max_bytes > 0, "a write of nothing");
+        uncut(); // a write tried again without progress (interrupted)
+        const std::size_t last = buffers_.size();
+        for (std::size_t i = first_; i < last; ++i) {
+            net::const_buffer& b = buffers_[i];
+            if (b.size() > max_bytes) {
+                cut_ = static_cast<std::uint32_t>(
+                    std::min<std::size_t>(b.size() - max_bytes, UINT32_MAX));
+                cut_at_ = static_cast<std::uint32_t>(i);
+                b = net::const_buffer(b.data(), b.size() - cut_);
+                return buffer_range{buffers_.data() + first_, buffers_.data() + i + 1};
+            }
+            max_bytes -= b.size();
+            if (max_bytes == 0)
+                return buffer_range{buffers_.data() + first_, buffers_.data() + i + 1};
+        }
+        return buffer_range{buffers_.data() + first_, buffers_.data() + last};
     }
 
     /// `n` more bytes of the batch are written. True when it is all written.
     bool consume(std::size_t n) noexcept {
         HEARTBEAT_ASSERT(writing_, "write progress with no batch in flight");
+        uncut();
         const std::size_t last = buffers_.size();
         while (n > 0) {
             HEARTBEAT_ASSERT(first_ < last, "more bytes written than the batch holds");
@@ -291,11 +318,13 @@ public:
     }
 
     /// The batch in flight is over, written or failed; its frames are still queued, for
-    /// retire_batch(). True when a PING was queued: written, if the batch was.
-    bool end_batch() noexcept {
+    /// retire_batch(). `written`: all of it was. True when a PING was queued: written, if the
+    /// batch was.
+    bool end_batch(bool written = true) noexcept {
         writing_ = false;
-        if (std::exchange(pong_in_batch_, false))
+        if (std::exchange(pong_in_batch_, false) && written)
             ++pongs_sent_;
+        cut_ = 0; // (a batch that failed: its buffers are never written again)
         if (!ping_queued_)
             return false;
         ping_queued_ = false;
@@ -336,6 +365,15 @@ public:
     }
 
 private:
+    /// Gives the buffer buffers(max_bytes) shortened its rest back.
+    void uncut() noexcept {
+        if (cut_ == 0)
+            return;
+        net::const_buffer& b = buffers_[cut_at_];
+        b = net::const_buffer(b.data(), b.size() + cut_);
+        cut_ = 0;
+    }
+
     /// `node` is a shared buffer (try_send's, framing inside the payload; not an accepted frame
     /// of its own, whose framing bytes stay apart) not yet being written, with room for `bytes`.
     static bool joinable(const Node* node, std::size_t bytes) noexcept {
@@ -368,6 +406,8 @@ private:
     // Both bounded by gather_buffers::max_capacity.
     std::uint32_t batch_frames_ = 0; // nodes of the batch: the front of queue_
     std::uint32_t first_ = 0;        // the first buffer not yet wholly written
+    std::uint32_t cut_at_ = 0;       // the buffer buffers(max_bytes) shortened...
+    std::uint32_t cut_ = 0;          // ...by this many bytes, given back by uncut()
 };
 
 } // namespace detail

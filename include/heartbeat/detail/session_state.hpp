@@ -344,6 +344,9 @@ private:
     }
     void write_batch(bool direct);
     void write_some(bool direct);
+    /// Windows (IOCP): the most one asynchronous write holds, as much as a batch of small
+    /// frames does; its completion is the only news of its progress (see impl/write_op.hpp).
+    static constexpr std::size_t iocp_write_bytes = std::size_t{64} * 1024;
     void on_write(error_code ec, std::size_t n);
     void end_write(error_code ec);
     void drop_send(send_node* node);

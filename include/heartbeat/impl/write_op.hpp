@@ -3,6 +3,15 @@
 // first write of a turn is tried as a plain non-blocking write (see write_some).
 // Every byte of progress feeds write_timeout; a completed write postpones the next PING, since
 // the peer just heard from us. The nodes of a finished batch are completed here, in order.
+//
+// Windows (IOCP): an overlapped send completes only once the socket has taken all of its bytes,
+// never in part, and says nothing before. A batch written whole (a large frame: the batch limit
+// is 64 KiB of frames, but one frame is never split between batches) thus showed no progress
+// until its last byte left: a peer reading slowly but steadily ended in write_timeout, which
+// only a peer that stops reading deserves. So there each asynchronous write holds at most
+// iocp_write_bytes: its completion is the progress write_timeout waits for, and a peer that
+// stops reading leaves it pending (measured under wine 8.0: a 256 KiB async_write_some to a
+// peer reading 8 KiB every 15 ms completed after 1.5 s, in one piece).
 #ifndef HEARTBEAT_IMPL_WRITE_OP_HPP
 #define HEARTBEAT_IMPL_WRITE_OP_HPP
 
@@ -48,13 +57,17 @@ void session_state<Stream, Framing, Clock>::write_some(bool direct) {
     } else {
         (void)direct;
     }
+#if HEARTBEAT_DETAIL_IOCP
+    stream_.async_write_some(writer_.buffers(iocp_write_bytes), write_handler{ref(this)});
+#else
     stream_.async_write_some(writer_.buffers(), write_handler{ref(this)});
+#endif
 }
 
 /// The write failed, or the session ended while it was in flight.
 template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::end_write(error_code ec) {
-    writer_.end_batch();
+    writer_.end_batch(false);
     if (live())
         stop(ec);
     // The batch in flight shares the session's fate.
