@@ -105,6 +105,8 @@ enum class error {
     already_running,
     ping_flood,
     unanswered_pings,
+    reconnect_queue_full,
+    gave_up,
 };
 
 const std::error_category& error_category() noexcept; // boost::system:: with Boost.Asio
@@ -436,7 +438,10 @@ static_assert(same_value(heartbeat::error::timeout, synopsis::error::timeout) &&
               same_value(heartbeat::error::invalid_frame, synopsis::error::invalid_frame) &&
               same_value(heartbeat::error::already_running, synopsis::error::already_running) &&
               same_value(heartbeat::error::ping_flood, synopsis::error::ping_flood) &&
-              same_value(heartbeat::error::unanswered_pings, synopsis::error::unanswered_pings));
+              same_value(heartbeat::error::unanswered_pings, synopsis::error::unanswered_pings) &&
+              same_value(heartbeat::error::reconnect_queue_full,
+                         synopsis::error::reconnect_queue_full) &&
+              same_value(heartbeat::error::gave_up, synopsis::error::gave_up));
 static_assert(std::is_same_v<decltype(&heartbeat::make_error_code),
                              heartbeat::error_code (*)(heartbeat::error) noexcept>);
 static_assert(std::is_error_code_enum_v<heartbeat::error>);
@@ -518,6 +523,8 @@ const char* const messages[] = {
     "session already running or ran: a session runs once",
     "peer pings too often",
     "peer timed out: max_unanswered_pings PINGs in a row went unanswered",
+    "reconnect queue full: too much sent while disconnected",
+    "gave up reconnecting: max_attempts connection attempts in a row failed",
 };
 
 std::string bytes(const char* data, std::size_t size) {
