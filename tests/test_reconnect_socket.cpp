@@ -1,0 +1,181 @@
+// reconnecting_client over real loopback sockets: a server that goes away and comes back on the
+// same port. The client reconnects within its backoff bounds, and the lines sent while it was
+// disconnected reach the new server, in order, none lost.
+#include "support.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hbt {
+namespace {
+
+using client_type = heartbeat::reconnecting_client<tcp::socket>;
+using kind = heartbeat::reconnect_event::kind;
+
+/// A line server on a fixed port that can be stopped (acceptor and every connection closed)
+/// and started again. Each connection is a heartbeat session recording what it received.
+class restartable_server {
+public:
+    restartable_server(asio::io_context& io, const heartbeat::options& o)
+        : io_(io)
+        , opts_(o) {}
+
+    unsigned short start(unsigned short port = 0) {
+        acceptor_.emplace(io_);
+        const tcp::endpoint ep(asio::ip::address_v4::loopback(), port);
+        acceptor_->open(ep.protocol());
+        acceptor_->set_option(tcp::acceptor::reuse_address(true));
+        acceptor_->bind(ep);
+        acceptor_->listen();
+        accept();
+        return acceptor_->local_endpoint().port();
+    }
+
+    void stop() {
+        error_code ignored;
+        acceptor_->close(ignored);
+        for (auto& s : sessions_)
+            s->close();
+        sessions_.clear();
+    }
+
+    std::size_t accepted = 0;
+    std::vector<std::string> lines; // every line received, on any connection
+
+private:
+    void accept() {
+        acceptor_->async_accept([this](error_code ec, tcp::socket socket) {
+            if (ec)
+                return;
+            ++accepted;
+            auto s = std::make_shared<line_session>(std::move(socket), opts_);
+            sessions_.push_back(s);
+            s->async_run([s](error_code) {});
+            receive(s);
+            accept();
+        });
+    }
+
+    void receive(const std::shared_ptr<line_session>& s) {
+        s->async_receive([this, s](error_code ec, std::string line) {
+            if (ec)
+                return;
+            lines.push_back(line);
+            receive(s);
+        });
+    }
+
+    asio::io_context& io_;
+    heartbeat::options opts_;
+    std::optional<tcp::acceptor> acceptor_;
+    std::vector<std::shared_ptr<line_session>> sessions_;
+};
+
+struct timed_event {
+    heartbeat::reconnect_event e;
+    clock::time_point at;
+};
+
+} // namespace
+
+TEST_CASE("reconnect over loopback: a server restarted on the same port gets the client back "
+          "within the backoff bounds, and every line queued meanwhile",
+          "[reconnect][socket]") {
+    asio::io_context io;
+    drain_on_exit drain(io);
+    heartbeat::options so;
+    so.ping_interval = 100ms;
+    so.read_timeout = 1s;
+    so.shutdown_timeout = 50ms;
+    restartable_server server(io, so);
+    const unsigned short port = server.start();
+    const tcp::endpoint ep(asio::ip::address_v4::loopback(), port);
+
+    heartbeat::reconnect_options ro;
+    ro.initial_backoff = 100ms;
+    ro.backoff_multiplier = 2.0;
+    ro.max_backoff = 400ms;
+    ro.jitter_seed = 2026;
+    ro.connect_timeout = 1s;
+    auto connect = [&io, ep](heartbeat::connect_handler<tcp::socket> done) {
+        auto socket = std::make_unique<tcp::socket>(io);
+        tcp::socket& s = *socket;
+        auto slot = done.get_cancellation_slot();
+        s.async_connect(ep,
+                        asio::bind_cancellation_slot(
+                            slot, [socket = std::move(socket), done = std::move(done)](
+                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
+    };
+    client_type client(io.get_executor(), connect, ro, so);
+    std::vector<timed_event> events;
+    client.set_observer([&](const heartbeat::reconnect_event& e) {
+        events.push_back({e, clock::now()});
+    });
+    const auto count = [&](kind k) {
+        std::size_t n = 0;
+        for (const auto& e : events)
+            n += e.e.what == k;
+        return n;
+    };
+    outcome run;
+    client.async_run(run.handler());
+    // A receive always waits, as in an application: the server's EOF is noticed at once.
+    frame_outcome received;
+    client.async_receive(received.handler());
+    REQUIRE(run_until(io, [&] { return client.connected(); }));
+    client.async_send("before", [](error_code) {});
+    REQUIRE(run_until(io, [&] { return server.lines.size() == 1; }));
+
+    // The server goes away; the client notices and starts backing off.
+    server.stop();
+    REQUIRE(run_until(io, [&] { return count(kind::disconnected) == 1; }));
+    CHECK_FALSE(client.connected());
+    std::vector<outcome> queued(3);
+    for (std::size_t i = 0; i < queued.size(); ++i)
+        client.async_send("queued " + std::to_string(i), queued[i].handler());
+    CHECK_FALSE(client.try_send("queued 3"));
+
+    // Down for 600 ms: a few refused attempts, with waits growing towards the 400 ms cap.
+    run_for(io, 600ms);
+    CHECK(count(kind::connect_failed) >= 2u);
+    CHECK_FALSE(queued[0].done()); // waiting for a session
+    server.start(port);
+    const auto back = clock::now();
+    REQUIRE(run_until(io, [&] { return client.connected(); }));
+    const auto reconnected = clock::now();
+    REQUIRE(run_until(io, [&] { return server.lines.size() == 5; }));
+    CHECK(server.lines ==
+          std::vector<std::string>{"before", "queued 0", "queued 1", "queued 2", "queued 3"});
+    for (const auto& q : queued)
+        CHECK_FALSE(q.ec());
+    CHECK(server.accepted == 2u);
+
+    // Every wait stayed within its bound, and the client came back within the wait it was in
+    // when the server returned (at most max_backoff), plus the slack for a loaded machine.
+    std::size_t n = 0;
+    for (const auto& e : events) {
+        if (e.e.what == kind::disconnected || e.e.what == kind::connected)
+            n = 0;
+        if (e.e.what != kind::backing_off)
+            continue;
+        const auto bound = std::min<std::chrono::milliseconds>(
+            400ms, std::chrono::milliseconds(100 << std::min<std::size_t>(n, 4)));
+        INFO("wait " << n << ": " << e.e.delay.count() << " ms, bound " << bound.count());
+        CHECK(e.e.delay <= bound);
+        ++n;
+    }
+    INFO("reconnected " << ms_between(back, reconnected) << " ms after the server came back");
+    CHECK(ms_between(back, reconnected) <= ms(400ms) + ms(late_slack()));
+    CHECK_FALSE(received.done()); // the server sent nothing: still waiting, across the gap
+
+    client.close();
+    REQUIRE(run_until(io, [&] { return run.done(); }));
+    CHECK(run.ec() == asio::error::operation_aborted);
+    CHECK(received.ec() == asio::error::operation_aborted);
+    server.stop();
+}
+
+} // namespace hbt
