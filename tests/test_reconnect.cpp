@@ -912,6 +912,36 @@ TEST_CASE("reconnect: destroying the io_context at every stage frees everything"
     CHECK(peer_alive.expired());
 }
 
+TEST_CASE("reconnect: the observer may close or destroy the client",
+          "[reconnect][virtual][lifetime]") {
+    const bool destroy = GENERATE(false, true);
+    INFO((destroy ? "destroy" : "close"));
+    rig t;
+    done_rec run;
+    std::vector<kind> heard;
+    t.client->set_observer([&](const event& e) {
+        heard.push_back(e.what);
+        if (e.what != kind::disconnected)
+            return;
+        if (destroy)
+            t.client.reset();
+        else
+            t.client->close();
+    });
+    t.client->async_run(run.handler());
+    t.run();
+    t.server.peers[0]->fail_reads(asio::error::connection_reset);
+    t.run();
+    REQUIRE(run.done());
+    CHECK(run.ec() == asio::error::operation_aborted);
+    CHECK(run.calls->size() == 1u);
+    // Events already queued in that turn (backing_off) are dropped once the client is
+    // destroyed; after close() they are still heard.
+    CHECK(heard.back() == (destroy ? kind::disconnected : kind::backing_off));
+    t.advance(10s);
+    CHECK(t.server.attempts.size() == 1u);
+}
+
 // =============================================================================================
 // Make-before-break.
 

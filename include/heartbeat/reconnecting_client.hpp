@@ -44,8 +44,10 @@ HEARTBEAT_NAMESPACE_BEGIN
 /// before it was taken.
 ///
 /// Like a session, the client is used from its executor (a strand when several threads run
-/// the context); close() alone is safe from any thread. Destroying it ends everything: every
-/// waiting handler still runs once, with operation_aborted.
+/// the context); close() alone is safe from any thread. The streams the connect function yields
+/// must run their sessions on that executor too (a socket made on the client's executor, or on
+/// its io_context when one thread runs it). Destroying the client ends everything, before its
+/// io_context is destroyed: every waiting handler still runs once, with operation_aborted.
 template <class Stream, class Framing = line_framing, class Clock = std::chrono::steady_clock>
 class reconnecting_client {
     using state_type = detail::reconnect_state<Stream, Framing, Clock>;

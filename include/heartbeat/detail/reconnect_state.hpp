@@ -270,6 +270,8 @@ private:
                     s_.post_turn([](reconnect_state&) {});
                 return;
             }
+            // The observer may destroy the handle: the state outlives the turn.
+            const auto keep_alive = s_.shared_from_this();
             s_.deliver_events();
             s_.in_turn_ = false;
             s_.maybe_finish();
@@ -433,10 +435,12 @@ private:
         if (ropts_.keep_spare)
             return;
         if (spare_attempt_) {
-            spare_attempt_->abandoned = true;
-            spare_attempt_->signal.emit(net::cancellation_type::terminal);
-            // Reported as spare_discarded when it returns with a stream, else not at all.
+            // Reported as spare_discarded if it still returns a stream. Forgotten now, so that
+            // the next suspect starts a spare of its own.
+            const auto attempt = std::exchange(spare_attempt_, nullptr);
+            attempt->abandoned = true;
             cancel_timer(spare_timer_);
+            attempt->signal.emit(net::cancellation_type::terminal);
         }
         if (spare_) {
             spare_->session->close();
