@@ -3,7 +3,10 @@
 // disconnected reach the new server, in order, none lost.
 #include "support.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -176,6 +179,131 @@ TEST_CASE("reconnect over loopback: a server restarted on the same port gets the
     CHECK(run.ec() == asio::error::operation_aborted);
     CHECK(received.ec() == asio::error::operation_aborted);
     server.stop();
+}
+
+namespace {
+
+struct spread {
+    std::size_t reconnected = 0;
+    long long first_ms = 0, median_ms = 0, p90_ms = 0, last_ms = 0;
+    std::size_t busiest = 0; // most reconnects within one 50 ms bucket
+};
+
+/// `clients` reconnecting clients on one server; the server drops them all at once (and is
+/// listening again at that moment); when each comes back, measured from the drop.
+spread measure_spread(std::size_t clients, bool jitter) {
+    asio::io_context io;
+    drain_on_exit drain(io);
+    std::optional<tcp::acceptor> acceptor;
+    std::vector<std::shared_ptr<tcp::socket>> accepted;
+    const auto listen = [&](unsigned short port) {
+        acceptor.emplace(io);
+        const tcp::endpoint ep(asio::ip::address_v4::loopback(), port);
+        acceptor->open(ep.protocol());
+        acceptor->set_option(tcp::acceptor::reuse_address(true));
+        acceptor->bind(ep);
+        acceptor->listen(4096);
+        return acceptor->local_endpoint();
+    };
+    std::function<void()> accept = [&] {
+        acceptor->async_accept([&](error_code ec, tcp::socket socket) {
+            if (ec)
+                return;
+            accepted.push_back(std::make_shared<tcp::socket>(std::move(socket)));
+            accept();
+        });
+    };
+    const tcp::endpoint ep = listen(0);
+    accept();
+
+    heartbeat::options so; // no heartbeat: the measurement is about the connects alone
+    so.ping_interval = 0ms;
+    so.read_timeout = 0ms;
+    heartbeat::reconnect_options ro; // the defaults: 1 s initial wait
+    ro.jitter = jitter;
+    auto connect = [&io, ep](heartbeat::connect_handler<tcp::socket> done) {
+        auto socket = std::make_unique<tcp::socket>(io);
+        tcp::socket& s = *socket;
+        auto slot = done.get_cancellation_slot();
+        s.async_connect(ep,
+                        asio::bind_cancellation_slot(
+                            slot, [socket = std::move(socket), done = std::move(done)](
+                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
+    };
+    std::optional<clock::time_point> dropped;
+    std::vector<long long> back_ms;
+    std::size_t connected = 0;
+    std::vector<std::unique_ptr<client_type>> fleet;
+    for (std::size_t i = 0; i < clients; ++i) {
+        fleet.push_back(std::make_unique<client_type>(io.get_executor(), connect, ro, so));
+        fleet.back()->set_observer([&](const heartbeat::reconnect_event& e) {
+            if (e.what != kind::connected)
+                return;
+            ++connected;
+            if (dropped)
+                back_ms.push_back(ms_since(*dropped));
+        });
+        fleet.back()->async_run([](error_code) {});
+    }
+    REQUIRE(run_until(
+        io, [&] { return connected == clients && accepted.size() == clients; }, scaled(20s)));
+    // The server restarts: it listens again at once, and drops every connection.
+    acceptor->close();
+    listen(ep.port());
+    accept();
+    dropped = clock::now();
+    for (auto& s : accepted)
+        s->close();
+    accepted.clear();
+    run_until(
+        io, [&] { return back_ms.size() == clients; }, scaled(10s));
+    for (auto& c : fleet)
+        c->close();
+    run_until(
+        io, [&] { return false; }, 200ms);
+    fleet.clear();
+
+    spread r;
+    r.reconnected = back_ms.size();
+    if (back_ms.empty())
+        return r;
+    std::sort(back_ms.begin(), back_ms.end());
+    r.first_ms = back_ms.front();
+    r.median_ms = back_ms[back_ms.size() / 2];
+    r.p90_ms = back_ms[back_ms.size() * 9 / 10];
+    r.last_ms = back_ms.back();
+    std::vector<std::size_t> buckets(static_cast<std::size_t>(r.last_ms / 50 + 1));
+    for (long long t : back_ms)
+        ++buckets[static_cast<std::size_t>(t / 50)];
+    r.busiest = *std::max_element(buckets.begin(), buckets.end());
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("reconnect spread: 1,000 clients whose server restarts come back spread over the "
+          "first wait with full jitter, in one wave without",
+          "[reconnect][socket][spread]") {
+    constexpr std::size_t clients = 1000;
+    const spread jittered = measure_spread(clients, true);
+    const spread exact = measure_spread(clients, false);
+    for (const auto& [name, r] :
+         {std::pair<const char*, const spread&>{"full jitter", jittered}, {"no jitter", exact}}) {
+        std::printf("reconnect spread, %zu clients, initial_backoff 1 s, %s: %zu back; first %lld "
+                    "ms, median %lld, p90 %lld, last %lld; busiest 50 ms: %zu\n",
+                    clients, name, r.reconnected, r.first_ms, r.median_ms, r.p90_ms, r.last_ms,
+                    r.busiest);
+    }
+    CHECK(jittered.reconnected == clients);
+    CHECK(exact.reconnected == clients);
+    // Full jitter: uniform over [0, 1 s]. Expected 50 per 50 ms bucket; a wave would be 1,000.
+    CHECK(jittered.last_ms <= 1000 + ms(late_slack()));
+    CHECK(jittered.median_ms >= 300);
+    CHECK(jittered.median_ms <= 700 + ms(late_slack()));
+    CHECK(jittered.busiest <= 200u);
+    // No jitter: every client waits exactly 1 s, and they arrive together.
+    CHECK(exact.first_ms >= 999);
+    CHECK(exact.busiest >= 3 * jittered.busiest);
 }
 
 } // namespace hbt
