@@ -200,11 +200,52 @@ public:
 
 } // namespace shown
 
-// Declared before the regions that name them, in the order the reference shows them.
+// begin-snippet: reconnect_options
+struct reconnect_options {
+    using duration = std::chrono::milliseconds;
+
+    duration initial_backoff = std::chrono::seconds(1);
+    double backoff_multiplier = 1.6;
+    duration max_backoff = std::chrono::seconds(120);
+    bool jitter = true;
+    std::uint64_t jitter_seed = 0;
+    std::size_t max_attempts = 0;
+    duration connect_timeout = std::chrono::seconds(20);
+    std::size_t queue_limit = 1024 * 1024;
+    bool make_before_break = false;
+    bool keep_spare = false;
+
+    invalid_setting first_invalid() const noexcept; // the first bad field, never throws
+    void validate() const;                          // throws std::invalid_argument
+};
+
+struct reconnect_event {
+    enum class kind : unsigned char {
+        connecting,
+        connected,
+        connect_failed,
+        disconnected,
+        backing_off,
+        gave_up,
+        spare_connecting,
+        spare_ready,
+        spare_failed,
+        spare_discarded,
+        switched,
+    };
+
+    kind what = kind::connecting;
+    std::size_t attempt = 0;
+    error_code error{};
+    std::chrono::milliseconds delay{0};
+};
+
+const char* to_string(reconnect_event::kind k) noexcept; // "connecting", ...
+// end-snippet: reconnect_options
+
+// Declared before the region that names it (the reference shows it after the client).
 template <class Stream>
 class connect_handler;
-struct reconnect_options;
-struct reconnect_event;
 
 // begin-snippet: reconnecting_client
 template <class Stream, class Framing = line_framing, class Clock = std::chrono::steady_clock>
@@ -256,49 +297,6 @@ public:
     void operator()(error_code ec, Stream stream);
 };
 // end-snippet: reconnecting_client
-
-// begin-snippet: reconnect_options
-struct reconnect_options {
-    using duration = std::chrono::milliseconds;
-
-    duration initial_backoff = std::chrono::seconds(1);
-    double backoff_multiplier = 1.6;
-    duration max_backoff = std::chrono::seconds(120);
-    bool jitter = true;
-    std::uint64_t jitter_seed = 0;
-    std::size_t max_attempts = 0;
-    duration connect_timeout = std::chrono::seconds(20);
-    std::size_t queue_limit = 1024 * 1024;
-    bool make_before_break = false;
-    bool keep_spare = false;
-
-    invalid_setting first_invalid() const noexcept; // the first bad field, never throws
-    void validate() const;                          // throws std::invalid_argument
-};
-
-struct reconnect_event {
-    enum class kind : unsigned char {
-        connecting,
-        connected,
-        connect_failed,
-        disconnected,
-        backing_off,
-        gave_up,
-        spare_connecting,
-        spare_ready,
-        spare_failed,
-        spare_discarded,
-        switched,
-    };
-
-    kind what = kind::connecting;
-    std::size_t attempt = 0;
-    error_code error{};
-    std::chrono::milliseconds delay{0};
-};
-
-const char* to_string(reconnect_event::kind k) noexcept; // "connecting", ...
-// end-snippet: reconnect_options
 
 // begin-snippet: tcp_keepalive
 struct tcp_keepalive_options {
