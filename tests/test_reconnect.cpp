@@ -717,6 +717,28 @@ TEST_CASE("reconnect: receives take each session's frames in order, across a rec
     CHECK(r3.ec() == asio::error::operation_aborted);
 }
 
+TEST_CASE("reconnect: an ended session is freed at once, its unread frames kept for receives",
+          "[reconnect][virtual][receive]") {
+    rig t;
+    t.client->async_run([](error_code) {});
+    t.run();
+    // Five sessions end, the application never receiving; the second held a frame.
+    for (std::size_t i = 0; i < 5; ++i) {
+        REQUIRE(t.advance_until([&] { return t.server.peers.size() == i + 1; }, 2s));
+        if (i == 1) {
+            t.server.peers[i]->give("unread\n");
+            t.run();
+        }
+        t.server.peers[i]->fail_reads(asio::error::connection_reset);
+        t.run();
+        CHECK(t.server.peers[i].use_count() == 1); // its session and stream are gone
+    }
+    frame_rec r;
+    t.client->async_receive(r.handler());
+    t.run();
+    CHECK(r.frame() == "unread");
+}
+
 TEST_CASE("reconnect: a cancelled receive loses no frame", "[reconnect][virtual][receive]") {
     rig t;
     t.client->async_run([](error_code) {});

@@ -241,11 +241,13 @@ private:
     struct connection {
         connection(Stream&& stream, const options& o, const Framing& f)
             : session(std::in_place, std::move(stream), o, f) {}
-        /// Ends the session now (its destructor): only when the client is abandoned.
+        /// Ends the session now (its destructor): when the client is abandoned, or once it
+        /// ended and its held frames were moved to `leftover`.
         void abandon() noexcept { session.reset(); }
 
-        std::optional<session_type> session; // empty only once abandoned
+        std::optional<session_type> session; // empty once abandoned or drained
         bool ended = false;                  // its async_run completed
+        std::deque<std::string> leftover;    // frames it held at its end, not yet taken
     };
     using conn_ptr = std::shared_ptr<connection>;
 
@@ -395,6 +397,7 @@ private:
 
     void session_ended(const conn_ptr& c, error_code ec) {
         c->ended = true;
+        release(c);
         if (c == spare_) {
             spare_ = nullptr;
             if (!stopped_)
@@ -530,8 +533,13 @@ private:
                 continue;
             }
             const conn_ptr& source = sources_.front();
+            if (!source->leftover.empty()) {
+                deliver_frame(std::move(source->leftover.front()));
+                source->leftover.pop_front();
+                continue;
+            }
             std::string frame;
-            if (source->session->try_receive(frame)) {
+            if (source->session && source->session->try_receive(frame)) {
                 deliver_frame(std::move(frame));
                 continue;
             }
@@ -541,6 +549,7 @@ private:
             }
             pump_busy_ = true;
             pump_cancelled_ = false;
+            pump_source_ = source;
             source->session->async_receive(
                 pump_handler{this->shared_from_this(), source, pump_signal_.slot()});
             return;
@@ -563,6 +572,7 @@ private:
 
     void pumped(const conn_ptr& source, error_code ec, std::string&& frame) {
         pump_busy_ = false;
+        pump_source_ = nullptr;
         const bool cancelled = std::exchange(pump_cancelled_, false);
         if (!ec) {
             if (!receivers_.empty())
@@ -572,7 +582,27 @@ private:
         } else if (!cancelled && !sources_.empty() && sources_.front() == source) {
             sources_.pop_front(); // the session's end: every frame it held was taken
         }
+        if (source->ended)
+            release(source);
         serve_receivers();
+    }
+
+    /// A session that ended: its held frames move to `leftover` and the session (its state, its
+    /// stream) is freed at once; without frames it leaves the sources. So a client whose
+    /// application never receives does not keep its old sessions. Not while the pump's receive
+    /// on it is still to run (try_receive would refuse: that receive is owed a frame first).
+    void release(const conn_ptr& c) {
+        if (!c->session || (pump_busy_ && pump_source_ == c))
+            return;
+        const auto it = std::find(sources_.begin(), sources_.end(), c);
+        if (it == sources_.end())
+            return; // a spare, or a session whose frames were all taken: freed with `c`
+        std::string frame;
+        while (c->session->try_receive(frame))
+            c->leftover.push_back(std::move(frame));
+        c->abandon(); // safe from its own run's handler: nothing of it is pending
+        if (c->leftover.empty())
+            sources_.erase(it);
     }
 
     void deliver_frame(std::string&& frame) {
@@ -683,6 +713,7 @@ private:
     std::deque<receive_op*> receivers_;
     std::deque<std::string> held_;
     net::cancellation_signal pump_signal_;
+    conn_ptr pump_source_; // the session the pump's receive waits on
     bool pump_busy_ = false;
     bool pump_cancelled_ = false;
 
