@@ -12,8 +12,18 @@
 
 #if defined(HEARTBEAT_USE_BOOST_ASIO)
 #include <boost/asio/use_future.hpp>
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+#define HBT_HAS_CO_AWAIT 1
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#endif
 #else
 #include <asio/use_future.hpp>
+#if defined(ASIO_HAS_CO_AWAIT)
+#define HBT_HAS_CO_AWAIT 1
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+#endif
 #endif
 
 #include <array>
@@ -1089,5 +1099,41 @@ TEST_CASE("reconnect: works with use_future", "[reconnect][virtual][tokens]") {
     CHECK_THROWS_AS(run.get(), system_error);
 #endif
 }
+
+#if defined(HBT_HAS_CO_AWAIT) && HEARTBEAT_HAS_EXCEPTIONS
+TEST_CASE("reconnect: works with C++20 coroutines, across a reconnect",
+          "[reconnect][virtual][tokens]") {
+    rig t;
+    t.client->async_run([](error_code) {});
+    std::vector<std::string> got;
+    bool finished = false;
+    asio::co_spawn(
+        t.io,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 2; ++i) {
+                co_await t.client->async_send("ask " + std::to_string(i), asio::use_awaitable);
+                got.push_back(co_await t.client->async_receive(asio::use_awaitable));
+            }
+            finished = true;
+        },
+        [](std::exception_ptr e) {
+            if (e)
+                std::rethrow_exception(e);
+        });
+    t.run();
+    REQUIRE(t.server.peers.size() == 1u);
+    CHECK(rig::lines(*t.server.peers[0]) == std::vector<std::string>{"ask 0"});
+    // The first server dies before answering: the awaited receive waits across the gap.
+    t.server.peers[0]->fail_reads(asio::error::connection_reset);
+    REQUIRE(t.advance_until([&] { return t.server.peers.size() == 2; }, 2s));
+    t.server.peers[1]->give("one\n");
+    t.run();
+    CHECK(rig::lines(*t.server.peers[1]) == std::vector<std::string>{"ask 1"});
+    t.server.peers[1]->give("two\n");
+    t.run();
+    CHECK(finished);
+    CHECK(got == std::vector<std::string>{"one", "two"});
+}
+#endif
 
 } // namespace hbt
