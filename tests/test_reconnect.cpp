@@ -297,7 +297,7 @@ TEST_CASE("backoff: full jitter draws every wait from [0, bound], spread over th
     CHECK(sum / 10000 < 550);
 }
 
-TEST_CASE("backoff: without jitter every wait is its bound; a seed reproduces a sequence",
+TEST_CASE("backoff: without jitter every wait is its bound, and a seed reproduces a sequence",
           "[reconnect][backoff]") {
     using ms = std::chrono::milliseconds;
     heartbeat::detail::backoff exact(ms(1000), 2.0, ms(8000), false, 3);
@@ -1055,7 +1055,7 @@ TEST_CASE("reconnect: make-before-break closes the spare when the session recove
 }
 
 TEST_CASE("reconnect: make-before-break abandons a spare still connecting when the session "
-          "recovers; a spare's attempt under way becomes the reconnect",
+          "recovers, and a spare's attempt under way becomes the reconnect",
           "[reconnect][virtual][mbb]") {
     auto ro = rig::quiet_reconnect();
     ro.make_before_break = true;
