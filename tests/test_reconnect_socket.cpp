@@ -3,6 +3,8 @@
 // disconnected reach the new server, in order, none lost.
 #include "support.hpp"
 
+#include <heartbeat/detail/liveness.hpp> // tick_for
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -183,6 +185,91 @@ TEST_CASE("reconnect over loopback: a server restarted on the same port gets the
     CHECK(run.ec() == asio::error::operation_aborted);
     CHECK(received.ec() == asio::error::operation_aborted);
     server.stop();
+}
+
+TEST_CASE("reconnect over loopback: with make-before-break a frozen server's replacement is "
+          "connected before the verdict, and the switch costs no connect",
+          "[reconnect][socket][mbb]") {
+    asio::io_context io;
+    drain_on_exit drain(io);
+    heartbeat::options so;
+    so.ping_interval = 50ms;
+    so.read_timeout = 400ms;
+    // The first connection is frozen: accepted, then never read nor written (its kernel still
+    // ACKs, as for a SIGSTOPped process). Later ones are live heartbeat sessions.
+    tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+    std::optional<tcp::socket> frozen;
+    std::vector<std::shared_ptr<line_session>> live;
+    std::vector<std::string> lines;
+    std::function<void()> accept = [&] {
+        acceptor.async_accept([&](error_code ec, tcp::socket socket) {
+            if (ec)
+                return;
+            if (!frozen) {
+                frozen.emplace(std::move(socket));
+            } else {
+                auto s = std::make_shared<line_session>(std::move(socket), so);
+                live.push_back(s);
+                s->async_run([s](error_code) {});
+                s->async_receive([&lines](error_code ec, std::string line) {
+                    if (!ec)
+                        lines.push_back(line);
+                });
+            }
+            accept();
+        });
+    };
+    accept();
+    const tcp::endpoint ep = acceptor.local_endpoint();
+    heartbeat::reconnect_options ro;
+    ro.make_before_break = true;
+    auto connect = [&io, ep](heartbeat::connect_handler<tcp::socket> done) {
+        auto socket = std::make_unique<tcp::socket>(io);
+        tcp::socket& s = *socket;
+        auto slot = done.get_cancellation_slot();
+        s.async_connect(ep,
+                        asio::bind_cancellation_slot(
+                            slot, [socket = std::move(socket), done = std::move(done)](
+                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
+    };
+    client_type client(io.get_executor(), connect, ro, so);
+    std::vector<timed_event> events;
+    client.set_observer([&](const heartbeat::reconnect_event& e) {
+        events.push_back({e, clock::now()});
+    });
+    const auto find = [&](kind k) -> const timed_event* {
+        for (const auto& e : events)
+            if (e.e.what == k)
+                return &e;
+        return nullptr;
+    };
+    outcome run;
+    client.async_run(run.handler());
+    REQUIRE(run_until(
+        io, [&] { return find(kind::switched) != nullptr; }, scaled(5s)));
+    const timed_event* ready = find(kind::spare_ready);
+    const timed_event* lost = find(kind::disconnected);
+    const timed_event* switched = find(kind::switched);
+    REQUIRE(ready);
+    REQUIRE(lost);
+    CHECK(lost->e.error == heartbeat::error::timeout);
+    CHECK(ready->at < lost->at); // the spare was up before the verdict
+    const auto tick = heartbeat::detail::liveness::tick_for(so);
+    const auto switch_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(switched->at - lost->at);
+    INFO("switch took " << switch_us.count() << " us; tick " << ms(tick) << " ms");
+    CHECK(switched->at - lost->at < tick); // in the same handler: no connect, no wait
+    CHECK(find(kind::backing_off) == nullptr);
+    client.async_send("after the switch", [](error_code) {});
+    REQUIRE(run_until(io, [&] { return lines.size() == 1; }));
+    CHECK(lines[0] == "after the switch");
+    client.close();
+    REQUIRE(run_until(io, [&] { return run.done(); }));
+    CHECK(run.ec() == asio::error::operation_aborted);
+    for (auto& s : live)
+        s->close();
+    error_code ignored;
+    acceptor.close(ignored);
 }
 
 namespace {
