@@ -6,12 +6,17 @@
 //
 //   printf 'hello\nworld\n' | echo_client --port 7000
 //   echo_client [--host 127.0.0.1] [--port 7000] [--interval-ms 5000] [--timeout-ms 15000]
-//               [--crlf] [--silent]
+//               [--crlf] [--silent] [--reconnect]
 //
 // Input lines may end in "\n" or "\r\n". --crlf ends the lines it sends, heartbeats included, in
 // "\r\n" (for servers that want it); echoes are understood either way. --silent sends no
 // heartbeat at all (no PING, no PONG): a hung peer, for watching a server drop it. --timeout-ms 0
 // never times the server out, for servers that do not ping. Ctrl-C or SIGTERM closes the session.
+//
+// --reconnect runs the sessions under a heartbeat::reconnecting_client: when the server goes
+// away (or falls silent), the client reconnects with backoff and says so on stderr; lines read
+// while no session is up are held and sent once it is back. Only the input's end or Ctrl-C
+// stops it.
 #include <heartbeat/heartbeat.hpp>
 
 #include <asio.hpp>
@@ -25,6 +30,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
 #include <fcntl.h>
@@ -45,6 +51,7 @@ void asio::detail::throw_exception(const Exception& e) {
 
 using asio::ip::tcp;
 using session_type = heartbeat::heartbeat_session<tcp::socket>;
+using reconnecting_type = heartbeat::reconnecting_client<tcp::socket>;
 
 // How much of a line an error message shows.
 constexpr std::size_t quote_limit = 60;
@@ -132,11 +139,15 @@ private:
 };
 #endif
 
+// Connection: one session_type, or a reconnecting_type running sessions one after another.
+// Both have async_run, async_send, async_receive and close().
+template <class Connection>
 class client {
+    static constexpr bool reconnecting = std::is_same_v<Connection, reconnecting_type>;
+
 public:
-    client(asio::io_context& io, tcp::socket socket, const heartbeat::options& opts,
-           const heartbeat::line_framing& framing)
-        : session_(std::move(socket), opts, framing)
+    client(asio::io_context& io, Connection connection)
+        : session_(std::move(connection))
         , grace_timer_(io)
         , signals_(io, SIGINT, SIGTERM)
 #if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
@@ -146,6 +157,19 @@ public:
     }
 
     void start() {
+        if constexpr (reconnecting) {
+            session_.set_observer([](const heartbeat::reconnect_event& e) {
+                using kind = heartbeat::reconnect_event::kind;
+                std::cerr << "reconnect: " << heartbeat::to_string(e.what);
+                if (e.what == kind::connecting || e.what == kind::connected)
+                    std::cerr << " (attempt " << e.attempt << ")";
+                if (e.what == kind::backing_off)
+                    std::cerr << " " << e.delay.count() << " ms";
+                if (e.error)
+                    std::cerr << ": " << e.error.message();
+                std::cerr << std::endl;
+            });
+        }
         session_.async_run([this](std::error_code ec) {
             ended_ = true;
             // Nothing may keep io_context::run() going now: the program exits at once.
@@ -155,16 +179,20 @@ public:
 #if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
             input_.close();
 #endif
-            const auto stats = session_.statistics();
-            std::cerr
-                << "session ended: "
-                << (interrupted_ ? "interrupted"
-                    : closing_   ? "input finished"
-                                 : ec.message())
-                << " (pings sent " << stats.pings_sent << ", pongs received "
-                << stats.pongs_received << ", smoothed rtt "
-                << std::chrono::duration_cast<std::chrono::microseconds>(stats.smoothed_rtt).count()
-                << " us)" << std::endl;
+            std::cerr << "session ended: "
+                      << (interrupted_ ? "interrupted"
+                          : closing_   ? "input finished"
+                                       : ec.message());
+            if constexpr (!reconnecting) {
+                const auto stats = session_.statistics();
+                std::cerr << " (pings sent " << stats.pings_sent << ", pongs received "
+                          << stats.pongs_received << ", smoothed rtt "
+                          << std::chrono::duration_cast<std::chrono::microseconds>(
+                                 stats.smoothed_rtt)
+                                 .count()
+                          << " us)";
+            }
+            std::cerr << std::endl;
         });
         signals_.async_wait([this](std::error_code ec, int) {
             if (ec)
@@ -254,8 +282,15 @@ private:
     // frame received that was too large), so it is a refusal only for a line over the limit.
     bool refused(std::error_code ec, std::size_t size) const {
         return ec == heartbeat::error::invalid_frame || ec == heartbeat::error::send_queue_full ||
-               (ec == heartbeat::error::frame_too_large &&
-                size > session_.options().max_frame_size);
+               ec == heartbeat::error::reconnect_queue_full ||
+               (ec == heartbeat::error::frame_too_large && size > max_frame_size());
+    }
+
+    std::size_t max_frame_size() const {
+        if constexpr (reconnecting)
+            return session_.session_options().max_frame_size;
+        else
+            return session_.options().max_frame_size;
     }
 
     void receive() {
@@ -298,7 +333,7 @@ private:
         session_.close();
     }
 
-    session_type session_;
+    Connection session_;
     asio::steady_timer grace_timer_;
     // Ctrl-C and SIGTERM close the session: killed, the program would leave a terminal input
     // non-blocking (see ~standard_input).
@@ -323,6 +358,7 @@ struct arguments {
     long timeout_ms = 15000;
     bool crlf = false;
     bool silent = false;
+    bool reconnect = false;
 };
 
 // `text` as a whole number that fits in `out`; false otherwise.
@@ -343,6 +379,10 @@ bool parse(int argc, char** argv, arguments& args) {
         }
         if (flag == "--silent") {
             args.silent = true;
+            continue;
+        }
+        if (flag == "--reconnect") {
+            args.reconnect = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -371,11 +411,69 @@ int fail(const std::string& why) {
     return 1;
 }
 
+// Runs a client over `connection` until it is done; returns its exit status.
+template <class Connection>
+int run(asio::io_context& io, Connection connection) {
+    client<Connection> c(io, std::move(connection));
+    c.start();
+
+#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
+    io.run();
+    return c.exit_code();
+#else
+    // Without POSIX descriptors (Windows), a thread reads standard input and posts each line.
+    std::atomic<bool> input_done{false};
+    std::thread input([&io, &input_done, target = &c] {
+        std::string line;
+        while (std::getline(std::cin, line))
+            asio::post(io, [target, line] { target->input(line + '\n'); });
+        asio::post(io, [target] { target->input_ended(); });
+        input_done = true;
+    });
+    io.run();
+    const int code = c.exit_code();
+    if (input_done) {
+        input.join();
+        return code;
+    }
+    // The thread still waits in getline, holding the lock of stdin's stream, and exit() would
+    // take that lock to flush every stream: flush ours and end without it (no destructor runs,
+    // so the thread's references stay valid).
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+#endif
+}
+
+// --reconnect: each attempt resolves the server and connects to it. Binding the handler's
+// cancellation slot to the connect lets the client cancel an attempt (close(), connect_timeout).
+reconnecting_type::connect_function connector(asio::io_context& io, const arguments& args) {
+    return [&io, host = args.host, port = args.port](heartbeat::connect_handler<tcp::socket> done) {
+        auto resolver = std::make_shared<tcp::resolver>(io);
+        resolver->async_resolve(
+            host, port,
+            [&io, resolver, done = std::move(done)](std::error_code ec, auto endpoints) mutable {
+                auto socket = std::make_unique<tcp::socket>(io);
+                if (ec)
+                    return done(ec, std::move(*socket));
+                tcp::socket& s = *socket;
+                const auto slot = done.get_cancellation_slot();
+                asio::async_connect(
+                    s, endpoints,
+                    asio::bind_cancellation_slot(
+                        slot, [socket = std::move(socket), done = std::move(done)](
+                                  std::error_code ec, const tcp::endpoint&) mutable {
+                            done(ec, std::move(*socket));
+                        }));
+            });
+    };
+}
+
 int main(int argc, char** argv) {
     arguments args;
     if (!parse(argc, argv, args)) {
         std::cerr << "usage: echo_client [--host H] [--port P] [--interval-ms I] "
-                     "[--timeout-ms T] [--crlf] [--silent]\n";
+                     "[--timeout-ms T] [--crlf] [--silent] [--reconnect]\n";
         return 2;
     }
     heartbeat::options opts;
@@ -397,6 +495,11 @@ int main(int argc, char** argv) {
     const heartbeat::line_framing framing(framing_config);
 
     asio::io_context io;
+    if (args.reconnect) {
+        // Backoff defaults: 1 s, x1.6, up to 120 s, full jitter; never gives up.
+        return run(io, reconnecting_type(io.get_executor(), connector(io, args),
+                                         heartbeat::reconnect_options(), opts, framing));
+    }
     std::error_code ec;
     const auto endpoints = tcp::resolver(io).resolve(args.host, args.port, ec);
     if (ec)
@@ -405,33 +508,5 @@ int main(int argc, char** argv) {
     asio::connect(socket, endpoints, ec);
     if (ec)
         return fail("connect: " + ec.message());
-    auto c = std::make_unique<client>(io, std::move(socket), opts, framing);
-    c->start();
-
-#if defined(ASIO_HAS_POSIX_STREAM_DESCRIPTOR)
-    io.run();
-    return c->exit_code();
-#else
-    // Without POSIX descriptors (Windows), a thread reads standard input and posts each line.
-    std::atomic<bool> input_done{false};
-    std::thread input([&io, &input_done, target = c.get()] {
-        std::string line;
-        while (std::getline(std::cin, line))
-            asio::post(io, [target, line] { target->input(line + '\n'); });
-        asio::post(io, [target] { target->input_ended(); });
-        input_done = true;
-    });
-    io.run();
-    const int code = c->exit_code();
-    if (input_done) {
-        input.join();
-        return code;
-    }
-    // The thread still waits in getline, holding the lock of stdin's stream, and exit() would
-    // take that lock to flush every stream: flush ours and end without it (no destructor runs,
-    // so the thread's references stay valid).
-    std::cout.flush();
-    std::cerr.flush();
-    std::_Exit(code);
-#endif
+    return run(io, session_type(std::move(socket), opts, framing));
 }

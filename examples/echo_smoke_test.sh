@@ -16,6 +16,9 @@
 #   crlf                            echo_server --crlf sends CRLF lines, PINGs included, however
 #                                   the client's lines end; echo_client --crlf sends CRLF lines
 #   stray_cr_echoed                 "x\r\r\n" is echoed as "x", and the next line comes back too
+#   reconnect                       echo_client --reconnect keeps its input across a server
+#                                   restart on the same port: the lines read while the server
+#                                   was down come back once it is up again, in order
 # Every wait is bounded; python3 plays the raw peers (nc may not be installed).
 set -euo pipefail
 
@@ -316,6 +319,44 @@ if (line := next_line()) != b"z\n":
     sys.exit("FAIL: the next line came back as %r" % line)
 EOF
     ! grep -q "not echoed" "$work/server.log" || fail "the server refused an echo"
+    ;;
+reconnect)
+    # Standard input stays open (a FIFO this script holds): the script types the lines.
+    mkfifo "$work/stdin"
+    exec 3<>"$work/stdin"
+    timeout 30 "$client" --port "$port" --interval-ms 200 --timeout-ms 700 --reconnect \
+        <"$work/stdin" >"$work/client.out" 2>"$work/client.log" 3>&- &
+    helper_pid=$!
+    wait_for_file() { # FILE PATTERN: up to 10 s
+        for _ in $(seq 100); do
+            grep -q -- "$2" "$1" && return 0
+            sleep 0.1
+        done
+        return 1
+    }
+    echo before >&3
+    wait_for_file "$work/client.out" '^before$' || fail "no echo before the restart"
+    kill -TERM "$server_pid"
+    wait "$server_pid" || true
+    wait_for_file "$work/client.log" 'reconnect: disconnected' || fail "no disconnect reported"
+    printf 'gap 1\ngap 2\n' >&3
+    sleep 0.5 # the server stays down a while: the client backs off, the lines wait
+    timeout --foreground 60 "$server" --bind 127.0.0.1 --port "$port" --interval-ms 200 \
+        --timeout-ms 700 >"$work/server.log" 2>&1 3>&- & # not a writer of the FIFO
+    server_pid=$!
+    # The default backoff: the first waits are at most 1 s and 1.6 s.
+    wait_for_file "$work/client.out" '^gap 2$' || fail "the lines of the gap did not come back"
+    echo after >&3
+    exec 3>&-
+    rc=0
+    wait "$helper_pid" || rc=$?
+    helper_pid=
+    cp "$work/client.out" "$work/client-stdout.log"
+    [[ $rc -eq 0 ]] || fail "echo_client --reconnect exited $rc"
+    [[ $(cat "$work/client.out") == $'before\ngap 1\ngap 2\nafter' ]] || fail "unexpected echoes"
+    (($(grep -c 'reconnect: connected' "$work/client.log") == 2)) ||
+        fail "expected two connects"
+    cat "$work/client.log"
     ;;
 *)
     fail "unknown scenario '$scenario'"

@@ -9,9 +9,10 @@ namespace {
 using heartbeat::error;
 
 const error all_errors[] = {
-    error::timeout,         error::idle_timeout,     error::write_timeout, error::frame_too_large,
-    error::send_queue_full, error::protocol,         error::invalid_frame, error::already_running,
-    error::ping_flood,      error::unanswered_pings,
+    error::timeout,          error::idle_timeout,         error::write_timeout,
+    error::frame_too_large,  error::send_queue_full,      error::protocol,
+    error::invalid_frame,    error::already_running,      error::ping_flood,
+    error::unanswered_pings, error::reconnect_queue_full, error::gave_up,
 };
 
 } // namespace

@@ -43,6 +43,37 @@ void start_tls_client(asio::ssl::context& tls, tcp::socket socket, const std::st
 }
 // end-snippet: tls
 
+// begin-snippet: tls_connector
+// reconnecting_client<tls_stream>: each attempt connects and shakes hands; the client runs a
+// session on the stream it gets. One slot cancels both steps.
+heartbeat::reconnecting_client<tls_stream>::connect_function tls_connector(asio::io_context& io,
+                                                                           asio::ssl::context& tls,
+                                                                           tcp::endpoint server,
+                                                                           std::string host) {
+    return [&io, &tls, server, host](heartbeat::connect_handler<tls_stream> done) {
+        auto stream = std::make_unique<tls_stream>(io, tls);
+        stream->set_verify_mode(asio::ssl::verify_peer);
+        stream->set_verify_callback(asio::ssl::host_name_verification(host));
+        SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()); // SNI
+        tls_stream& s = *stream;
+        const auto slot = done.get_cancellation_slot();
+        s.next_layer().async_connect(
+            server, asio::bind_cancellation_slot(slot, [stream = std::move(stream), slot,
+                                                        done = std::move(done)](
+                                                           std::error_code ec) mutable {
+                if (ec)
+                    return done(ec, std::move(*stream));
+                tls_stream& s = *stream;
+                s.async_handshake(
+                    asio::ssl::stream_base::client,
+                    asio::bind_cancellation_slot(
+                        slot, [stream = std::move(stream), done = std::move(done)](
+                                  std::error_code ec) mutable { done(ec, std::move(*stream)); }));
+            }));
+    };
+}
+// end-snippet: tls_connector
+
 namespace {
 
 // A throwaway self-signed certificate for "localhost", valid 2000-2100, and its P-256 key.
@@ -108,5 +139,36 @@ int main() {
         snippet::run_until(io, [] { return echoed.size() && client.expired() && server_ended; });
     snippet::expect(echoed == "hello", "the echo came back over TLS");
     snippet::expect(ended, "both sessions ended");
+
+    // A reconnecting client over TLS: an echo server that accepts, shakes hands and echoes.
+    tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+    acceptor.async_accept([&](std::error_code ec, tcp::socket socket) {
+        if (ec)
+            return;
+        auto stream = std::make_shared<tls_stream>(std::move(socket), server_tls);
+        stream->async_handshake(asio::ssl::stream_base::server, [stream](std::error_code ec) {
+            if (ec)
+                return;
+            auto session = std::make_shared<tls_session>(std::move(*stream));
+            session->async_run([session](std::error_code) {});
+            session->async_receive([session](std::error_code ec, std::string frame) {
+                if (!ec)
+                    session->async_send(std::move(frame), [](std::error_code) {});
+            });
+        });
+    });
+    heartbeat::reconnecting_client<tls_stream> reconnecting(
+        io.get_executor(), tls_connector(io, client_tls, acceptor.local_endpoint(), "localhost"));
+    std::string again;
+    bool stopped = false;
+    reconnecting.async_run([&](std::error_code) { stopped = true; });
+    reconnecting.async_send("again", [](std::error_code) {});
+    reconnecting.async_receive([&](std::error_code ec, std::string frame) {
+        if (!ec)
+            again = std::move(frame);
+        reconnecting.close();
+    });
+    snippet::expect(snippet::run_until(io, [&] { return stopped; }), "the TLS client stopped");
+    snippet::expect(again == "again", "the echo came back through reconnecting_client over TLS");
     return snippet::exit_code("guide_tls");
 }

@@ -105,6 +105,8 @@ enum class error {
     already_running,
     ping_flood,
     unanswered_pings,
+    reconnect_queue_full,
+    gave_up,
 };
 
 const std::error_category& error_category() noexcept; // boost::system:: with Boost.Asio
@@ -197,6 +199,104 @@ public:
 // end-snippet: line_framing
 
 } // namespace shown
+
+// begin-snippet: reconnect_options
+struct reconnect_options {
+    using duration = std::chrono::milliseconds;
+
+    duration initial_backoff = std::chrono::seconds(1);
+    double backoff_multiplier = 1.6;
+    duration max_backoff = std::chrono::seconds(120);
+    bool jitter = true;
+    std::uint64_t jitter_seed = 0;
+    std::size_t max_attempts = 0;
+    duration connect_timeout = std::chrono::seconds(20);
+    std::size_t queue_limit = 1024 * 1024;
+    bool make_before_break = false;
+    bool keep_spare = false;
+
+    invalid_setting first_invalid() const noexcept; // the first bad field, never throws
+    void validate() const;                          // throws std::invalid_argument
+};
+
+struct reconnect_event {
+    enum class kind : unsigned char {
+        connecting,
+        connected,
+        connect_failed,
+        disconnected,
+        backing_off,
+        gave_up,
+        spare_connecting,
+        spare_ready,
+        spare_failed,
+        spare_discarded,
+        switched,
+    };
+
+    kind what = kind::connecting;
+    std::size_t attempt = 0;
+    error_code error{};
+    std::chrono::milliseconds delay{0};
+};
+
+const char* to_string(reconnect_event::kind k) noexcept; // "connecting", ...
+// end-snippet: reconnect_options
+
+// Declared before the region that names it (the reference shows it after the client).
+template <class Stream>
+class connect_handler;
+
+// begin-snippet: reconnecting_client
+template <class Stream, class Framing = line_framing, class Clock = std::chrono::steady_clock>
+class reconnecting_client {
+public:
+    using session_type = heartbeat_session<Stream, Framing, Clock>;
+    using executor_type = typename Stream::executor_type;
+    using stream_type = Stream;
+    using connect_function = std::function<void(connect_handler<Stream>)>;
+    using observer_type = std::function<void(const reconnect_event&)>;
+
+    reconnecting_client(const executor_type& ex, connect_function connect,
+                        const reconnect_options& opts = reconnect_options(),
+                        const heartbeat::options& session_options = heartbeat::options(),
+                        Framing framing = Framing());
+    reconnecting_client(reconnecting_client&&) noexcept;
+    reconnecting_client& operator=(reconnecting_client&&) noexcept;
+    ~reconnecting_client();
+
+    executor_type get_executor() const noexcept;
+    const reconnect_options& options() const noexcept;
+    const heartbeat::options& session_options() const noexcept;
+    bool connected() const noexcept;
+    session_type* session() noexcept; // the current session, or null
+
+    void set_observer(observer_type observer);
+
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_run(CompletionToken&& token = {}); // void(error_code)
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_send(std::string&& frame, CompletionToken&& token = {}); // void(error_code)
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_send(const std::string& frame, CompletionToken&& token = {}); // copies it
+    template <class CompletionToken = asio::default_completion_token_t<executor_type>>
+    auto async_receive(CompletionToken&& token = {}); // void(error_code, std::string)
+
+    error_code try_send(std::string_view frame);
+    void close();
+};
+
+template <class Stream>
+class connect_handler { // move-only; call it once
+public:
+    using executor_type = typename Stream::executor_type;   // the client's
+    using cancellation_slot_type = asio::cancellation_slot; // emitted to cancel the attempt
+
+    executor_type get_executor() const noexcept;
+    cancellation_slot_type get_cancellation_slot() const noexcept;
+    void operator()(error_code ec, Stream stream);
+};
+// end-snippet: reconnecting_client
 
 // begin-snippet: tcp_keepalive
 struct tcp_keepalive_options {
@@ -408,6 +508,92 @@ static_assert(std::is_same_v<decltype(&heartbeat::decode_result::more),
 static_assert(std::is_same_v<decltype(&heartbeat::decode_result::fail),
                              heartbeat::decode_result (*)(heartbeat::error_code) noexcept>);
 
+// reconnecting_client: members, types, construction, completion signatures.
+using real_client = heartbeat::reconnecting_client<socket>;
+using shown_client = synopsis::reconnecting_client<socket>;
+#define HEARTBEAT_DOCS_SAME_CLIENT_MEMBER(name)                                                    \
+    static_assert(std::is_same_v<signature_t<decltype(&real_client::name)>,                        \
+                                 signature_t<decltype(&shown_client::name)>>,                      \
+                  "reconnecting_client::" #name " differs from the reference")
+HEARTBEAT_DOCS_SAME_CLIENT_MEMBER(get_executor);
+HEARTBEAT_DOCS_SAME_CLIENT_MEMBER(connected);
+HEARTBEAT_DOCS_SAME_CLIENT_MEMBER(try_send);
+HEARTBEAT_DOCS_SAME_CLIENT_MEMBER(close);
+#undef HEARTBEAT_DOCS_SAME_CLIENT_MEMBER
+static_assert(
+    std::is_same_v<decltype(&real_client::options),
+                   const heartbeat::reconnect_options& (real_client::*)() const noexcept>);
+static_assert(std::is_same_v<decltype(&real_client::session_options),
+                             const heartbeat::options& (real_client::*)() const noexcept>);
+static_assert(std::is_same_v<decltype(&real_client::session),
+                             real_client::session_type* (real_client::*)() noexcept>);
+static_assert(std::is_same_v<decltype(&real_client::set_observer),
+                             void (real_client::*)(real_client::observer_type)>);
+static_assert(std::is_same_v<real_client::session_type, real_session>);
+static_assert(std::is_same_v<real_client::executor_type, shown_client::executor_type>);
+static_assert(std::is_same_v<real_client::stream_type, socket>);
+static_assert(std::is_same_v<real_client::connect_function,
+                             std::function<void(heartbeat::connect_handler<socket>)>>);
+static_assert(std::is_same_v<real_client::observer_type,
+                             std::function<void(const heartbeat::reconnect_event&)>>);
+static_assert(
+    std::is_constructible_v<real_client, real_client::executor_type,
+                            real_client::connect_function> &&
+    std::is_constructible_v<real_client, real_client::executor_type, real_client::connect_function,
+                            const heartbeat::reconnect_options&, const heartbeat::options&,
+                            heartbeat::line_framing> &&
+    std::is_nothrow_move_constructible_v<real_client> &&
+    std::is_nothrow_move_assignable_v<real_client> && !std::is_copy_constructible_v<real_client>);
+using client_run_signature = decltype(std::declval<real_client&>().async_run(signature_probe{}));
+using client_receive_signature =
+    decltype(std::declval<real_client&>().async_receive(signature_probe{}));
+using client_send_signature =
+    decltype(std::declval<real_client&>().async_send(std::string(), signature_probe{}));
+using client_send_copy_signature = decltype(std::declval<real_client&>().async_send(
+    std::declval<const std::string&>(), signature_probe{}));
+static_assert(std::is_same_v<client_run_signature, void (*)(heartbeat::error_code)>);
+static_assert(
+    std::is_same_v<client_receive_signature, void (*)(heartbeat::error_code, std::string)>);
+static_assert(std::is_same_v<client_send_signature, void (*)(heartbeat::error_code)>);
+static_assert(std::is_same_v<client_send_copy_signature, void (*)(heartbeat::error_code)>);
+using real_handler = heartbeat::connect_handler<socket>;
+using shown_handler = synopsis::connect_handler<socket>;
+static_assert(std::is_same_v<real_handler::executor_type, socket::executor_type>);
+static_assert(std::is_same_v<real_handler::cancellation_slot_type, asio::cancellation_slot>);
+static_assert(std::is_same_v<shown_handler::executor_type, socket::executor_type>);
+static_assert(std::is_same_v<shown_handler::cancellation_slot_type, asio::cancellation_slot>);
+static_assert(std::is_same_v<signature_t<decltype(&real_handler::get_executor)>,
+                             signature_t<decltype(&shown_handler::get_executor)>>);
+static_assert(std::is_same_v<signature_t<decltype(&real_handler::get_cancellation_slot)>,
+                             signature_t<decltype(&shown_handler::get_cancellation_slot)>>);
+static_assert(std::is_same_v<signature_t<decltype(&real_handler::operator())>,
+                             signature_t<decltype(&shown_handler::operator())>>);
+static_assert(std::is_nothrow_move_constructible_v<real_handler> &&
+              !std::is_copy_constructible_v<real_handler>);
+
+static_assert(
+    std::is_same_v<heartbeat::reconnect_options::duration, synopsis::reconnect_options::duration>);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, initial_backoff);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, backoff_multiplier);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, max_backoff);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, jitter);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, jitter_seed);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, max_attempts);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, connect_timeout);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, queue_limit);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, make_before_break);
+HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, keep_spare);
+static_assert(sizeof(heartbeat::reconnect_options) == sizeof(synopsis::reconnect_options),
+              "reconnect_options has fields the reference does not show");
+static_assert(
+    std::is_same_v<decltype(&heartbeat::reconnect_options::first_invalid),
+                   heartbeat::invalid_setting (heartbeat::reconnect_options::*)() const noexcept>);
+HEARTBEAT_DOCS_SAME_LAYOUT(reconnect_event, what);
+HEARTBEAT_DOCS_SAME_LAYOUT(reconnect_event, attempt);
+HEARTBEAT_DOCS_SAME_LAYOUT(reconnect_event, error);
+HEARTBEAT_DOCS_SAME_LAYOUT(reconnect_event, delay);
+static_assert(sizeof(heartbeat::reconnect_event) == sizeof(synopsis::reconnect_event));
+
 // Enumerations: same values, same underlying types.
 template <class A, class B>
 constexpr bool same_value(A a, B b) {
@@ -425,8 +611,11 @@ static_assert(std::is_same_v<std::underlying_type_t<heartbeat::health>,
                              std::underlying_type_t<synopsis::health>>);
 static_assert(same_value(heartbeat::health::healthy, synopsis::health::healthy) &&
               same_value(heartbeat::health::suspect, synopsis::health::suspect));
+// to_string is overloaded (health, reconnect_event::kind): each overload, exactly.
 static_assert(
-    std::is_same_v<decltype(&heartbeat::to_string), const char* (*)(heartbeat::health) noexcept>);
+    sizeof(static_cast<const char* (*)(heartbeat::health) noexcept>(&heartbeat::to_string)));
+static_assert(sizeof(static_cast<const char* (*)(heartbeat::reconnect_event::kind) noexcept>(
+    &heartbeat::to_string)));
 static_assert(same_value(heartbeat::error::timeout, synopsis::error::timeout) &&
               same_value(heartbeat::error::idle_timeout, synopsis::error::idle_timeout) &&
               same_value(heartbeat::error::write_timeout, synopsis::error::write_timeout) &&
@@ -436,7 +625,10 @@ static_assert(same_value(heartbeat::error::timeout, synopsis::error::timeout) &&
               same_value(heartbeat::error::invalid_frame, synopsis::error::invalid_frame) &&
               same_value(heartbeat::error::already_running, synopsis::error::already_running) &&
               same_value(heartbeat::error::ping_flood, synopsis::error::ping_flood) &&
-              same_value(heartbeat::error::unanswered_pings, synopsis::error::unanswered_pings));
+              same_value(heartbeat::error::unanswered_pings, synopsis::error::unanswered_pings) &&
+              same_value(heartbeat::error::reconnect_queue_full,
+                         synopsis::error::reconnect_queue_full) &&
+              same_value(heartbeat::error::gave_up, synopsis::error::gave_up));
 static_assert(std::is_same_v<decltype(&heartbeat::make_error_code),
                              heartbeat::error_code (*)(heartbeat::error) noexcept>);
 static_assert(std::is_error_code_enum_v<heartbeat::error>);
@@ -518,6 +710,8 @@ const char* const messages[] = {
     "session already running or ran: a session runs once",
     "peer pings too often",
     "peer timed out: max_unanswered_pings PINGs in a row went unanswered",
+    "reconnect queue full: too much sent while disconnected",
+    "gave up reconnecting: max_attempts connection attempts in a row failed",
 };
 
 std::string bytes(const char* data, std::size_t size) {
@@ -536,6 +730,25 @@ int main() {
                "unknown heartbeat error",
            "heartbeat::error has more values than the error table");
     expect(std::strcmp(heartbeat::error_category().name(), "heartbeat") == 0, "category name");
+    {
+        using real = heartbeat::reconnect_event::kind;
+        using shown = synopsis::reconnect_event::kind;
+        const char* const names[] = {"connecting",       "connected",   "connect_failed",
+                                     "disconnected",     "backing_off", "gave_up",
+                                     "spare_connecting", "spare_ready", "spare_failed",
+                                     "spare_discarded",  "switched"};
+        const shown kinds[] = {shown::connecting,       shown::connected,   shown::connect_failed,
+                               shown::disconnected,     shown::backing_off, shown::gave_up,
+                               shown::spare_connecting, shown::spare_ready, shown::spare_failed,
+                               shown::spare_discarded,  shown::switched};
+        for (std::size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+            expect(static_cast<int>(kinds[i]) == static_cast<int>(i), "reconnect_event::kind");
+            expect(std::strcmp(heartbeat::to_string(static_cast<real>(i)), names[i]) == 0,
+                   "reconnect_event::kind's names");
+        }
+        expect(std::strcmp(heartbeat::to_string(static_cast<real>(11)), "unknown") == 0,
+               "reconnect_event::kind has more values than the reference");
+    }
     expect(std::strcmp(heartbeat::to_string(heartbeat::health::suspect), "suspect") == 0 &&
                std::strcmp(heartbeat::to_string(heartbeat::health::healthy), "healthy") == 0,
            "to_string(health)");

@@ -32,6 +32,12 @@ enum class error {
     /// `max_unanswered_pings` PINGs in a row went without a PONG, although the peer may have
     /// sent other bytes: it talks, but does not read (or does not answer).
     unanswered_pings,
+    /// reconnecting_client: a frame sent while no session is up would take the reconnect queue
+    /// past `reconnect_options::queue_limit`; the client continues.
+    reconnect_queue_full,
+    /// reconnecting_client: `reconnect_options::max_attempts` connection attempts in a row
+    /// failed, and the client stopped trying.
+    gave_up,
 };
 
 namespace detail {
@@ -62,6 +68,10 @@ public:
             return "peer pings too often";
         case error::unanswered_pings:
             return "peer timed out: max_unanswered_pings PINGs in a row went unanswered";
+        case error::reconnect_queue_full:
+            return "reconnect queue full: too much sent while disconnected";
+        case error::gave_up:
+            return "gave up reconnecting: max_attempts connection attempts in a row failed";
         }
         return "unknown heartbeat error";
     }
