@@ -31,6 +31,8 @@ protected:
     connect_sink() = default;
     connect_sink(const connect_sink&) = default;
     connect_sink& operator=(const connect_sink&) = default;
+    connect_sink(connect_sink&&) noexcept = default;
+    connect_sink& operator=(connect_sink&&) noexcept = default;
     ~connect_sink() = default;
 };
 

@@ -84,6 +84,11 @@ public:
         delete this;
     }
 
+    client_op_impl(const client_op_impl&) = delete;
+    client_op_impl& operator=(const client_op_impl&) = delete;
+    client_op_impl(client_op_impl&&) = delete;
+    client_op_impl& operator=(client_op_impl&&) = delete;
+
 protected:
     ~client_op_impl() override = default;
 

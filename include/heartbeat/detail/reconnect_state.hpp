@@ -597,8 +597,7 @@ private:
         const auto it = std::find(sources_.begin(), sources_.end(), c);
         if (it == sources_.end())
             return; // a spare, or a session whose frames were all taken: freed with `c`
-        std::string frame;
-        while (c->session->try_receive(frame))
+        for (std::string frame; c->session->try_receive(frame); frame = std::string())
             c->leftover.push_back(std::move(frame));
         c->abandon(); // safe from its own run's handler: nothing of it is pending
         if (c->leftover.empty())
@@ -684,7 +683,7 @@ private:
     struct queued {
         std::string frame;
         send_op* op; // null for try_send's frames
-        std::size_t cost;
+        std::size_t cost = 0;
     };
 
     executor_type ex_;
