@@ -306,7 +306,9 @@ public:
     }
 
 private:
-    static std::size_t inline_capacity() noexcept { return std::string().capacity(); }
+    static std::size_t inline_capacity() noexcept {
+        return std::string().capacity();
+    }
 
     HEARTBEAT_DETAIL_NOINLINE void* allocate_slow(std::size_t size) {
         if (block_pool::fits(size)) {
