@@ -189,8 +189,6 @@ private:
     alignas(64) char data_[capacity];
 };
 
-class context_cache_service;
-
 /// Shared by its execution context's service and the session states that use it (share() and
 /// unshare()); the last of them frees it.
 class context_cache {
@@ -378,7 +376,7 @@ private:
     }
 
     const std::uint64_t id_;
-    std::atomic<std::size_t> users_{1}; // the service, and each session state using the cache
+    std::atomic<std::size_t> users_{0}; // the service, and each session state using the cache
     std::mutex mutex_; // guards slots_ and slot_count_ (each slot is its owner's alone)
     slot* slots_[max_slots] = {};
     std::size_t slot_count_ = 0;
@@ -386,6 +384,23 @@ private:
 #if !defined(NDEBUG)
     std::atomic<std::ptrdiff_t> outstanding_{0}; // small blocks allocated and not freed
 #endif
+};
+
+/// A share of a context's cache: its service's, or a session state's.
+class shared_cache {
+public:
+    explicit shared_cache(context_cache& cache) noexcept
+        : cache_(&cache.share()) {}
+    shared_cache(const shared_cache&) = delete;
+    shared_cache& operator=(const shared_cache&) = delete;
+    ~shared_cache() { cache_->unshare(); }
+
+    context_cache* get() const noexcept { return cache_; }
+    context_cache& operator*() const noexcept { return *cache_; }
+    context_cache* operator->() const noexcept { return cache_; }
+
+private:
+    context_cache* const cache_;
 };
 
 /// The execution context's share of its cache.
@@ -402,12 +417,10 @@ public:
 
     explicit context_cache_service(net::execution_context& context)
         : net::execution_context::service(context)
-        , cache_(new context_cache()) {}
+        , cache_(*new context_cache()) {}
     context_cache_service(const context_cache_service&) = delete;
     context_cache_service& operator=(const context_cache_service&) = delete;
-    ~context_cache_service() override {
-        cache_->unshare();
-    }
+    ~context_cache_service() override = default;
 
     context_cache& cache() noexcept {
         return *cache_;
@@ -417,7 +430,7 @@ private:
     // Blocks may still come back while the other services destroy their operations.
     void shutdown() override {}
 
-    context_cache* const cache_;
+    shared_cache cache_;
 };
 
 template <class Executor>
@@ -425,23 +438,6 @@ context_cache& context_cache::of(const Executor& ex) {
     net::execution_context& context = net::query(ex, net::execution::context);
     return net::use_service<context_cache_service>(context).cache();
 }
-
-/// A session state's share of its context's cache.
-class shared_cache {
-public:
-    explicit shared_cache(context_cache& cache) noexcept
-        : cache_(&cache.share()) {}
-    shared_cache(const shared_cache&) = delete;
-    shared_cache& operator=(const shared_cache&) = delete;
-    ~shared_cache() { cache_->unshare(); }
-
-    context_cache* get() const noexcept { return cache_; }
-    context_cache& operator*() const noexcept { return *cache_; }
-    context_cache* operator->() const noexcept { return cache_; }
-
-private:
-    context_cache* const cache_;
-};
 
 /// An allocator over a context's cache, for the handlers of the session's own Asio operations.
 /// Without a cache (the handler was moved from: Asio frees through one only when an operation
