@@ -12,6 +12,9 @@
 //   halfclose  sends "hello\n", shuts down its sending side, reads until EOF
 //   reset      sends half a line, waits INTERVAL_MS, closes with SO_LINGER 0 (an RST)
 //   flood      writes "PING\n" as fast as the socket takes it, never reads
+//   echo-server  listens on HOST:PORT (SO_REUSEADDR: a restarted server takes the port back)
+//              and runs a heartbeat_session per connection that PINGs every INTERVAL_MS,
+//              judges nobody and echoes every line: the server of the reconnect tests
 //
 // Every mode exits by itself after MAX_MS (default 20000) at the latest.
 #include <heartbeat/heartbeat.hpp>
@@ -25,9 +28,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -127,6 +132,77 @@ int run_heartbeat(const config& c) {
     return 0;
 }
 
+/// One echo session of run_echo_server: receive a line, send it back, until the session ends.
+class echo_session : public std::enable_shared_from_this<echo_session> {
+public:
+    echo_session(asio::ip::tcp::socket socket, const heartbeat::options& o)
+        : session_(std::move(socket), o) {}
+    void start() {
+        receive();
+        session_.async_run([self = shared_from_this()](std::error_code) {});
+    }
+    void close() { session_.close(); }
+
+private:
+    void receive() {
+        session_.async_receive([self = shared_from_this()](std::error_code ec, std::string f) {
+            if (ec)
+                return;
+            self->session_.async_send(std::move(f), [self](std::error_code e) {
+                if (!e)
+                    self->receive();
+            });
+        });
+    }
+    heartbeat::heartbeat_session<asio::ip::tcp::socket> session_;
+};
+
+int run_echo_server(const config& c) {
+    asio::io_context ioc;
+    asio::error_code ec;
+    asio::ip::tcp::acceptor acceptor(ioc);
+    const asio::ip::tcp::endpoint ep{asio::ip::make_address(c.host, ec),
+                                     static_cast<unsigned short>(c.port)};
+    if (!ec)
+        acceptor.open(ep.protocol(), ec);
+    if (!ec)
+        acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec)
+        acceptor.bind(ep, ec);
+    if (!ec)
+        acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        std::fprintf(stderr, "peer: listen on %s:%d: %s\n", c.host.c_str(), c.port,
+                     ec.message().c_str());
+        return 2;
+    }
+    heartbeat::options o;
+    o.ping_interval = milliseconds(c.interval_ms);
+    o.read_timeout = milliseconds(0); // the tests judge us, we judge nobody
+    std::vector<std::weak_ptr<echo_session>> sessions;
+    std::function<void()> accept = [&] {
+        acceptor.async_accept([&](std::error_code e, asio::ip::tcp::socket socket) {
+            if (e)
+                return;
+            socket.set_option(asio::ip::tcp::no_delay(true), e);
+            auto s = std::make_shared<echo_session>(std::move(socket), o);
+            s->start();
+            sessions.push_back(s);
+            accept();
+        });
+    };
+    accept();
+    asio::steady_timer lifetime(ioc, milliseconds(c.max_ms));
+    lifetime.async_wait([&](std::error_code) {
+        acceptor.close();
+        for (auto& w : sessions)
+            if (auto s = w.lock())
+                s->close();
+    });
+    ioc.run();
+    return 0;
+}
+
 int run_raw(const config& c) {
     const int fd = connect_raw(c, c.mode == "deaf" || c.mode == "flood" ? 4096 : 0);
     if (fd < 0) {
@@ -195,5 +271,7 @@ int main(int argc, char** argv) {
         c.max_ms = std::atoi(argv[5]);
     if (c.mode == "heartbeat")
         return run_heartbeat(c);
+    if (c.mode == "echo-server")
+        return run_echo_server(c);
     return run_raw(c);
 }
