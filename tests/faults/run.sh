@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the fault suite, bounded in time (about 4 minutes on two cores):
 #   faults [process]   a real peer process frozen, killed, deaf, slow, half-closed, reset;
-#                      our own loop stalled
+#                      our own loop stalled; a reconnecting client's server killed,
+#                      restarted on its port, frozen
 #   faults [netns]     the peer's host vanishes (a network namespace, 198.18.0.0/30): skipped
 #                      with a message where namespaces cannot be made
 #   faults [hostile]   PING floods, hostile length prefixes, garbage
