@@ -33,6 +33,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,7 @@ struct fake_server {
     std::vector<std::shared_ptr<memory_peer>> peers;   // one per accepted connection
     std::size_t cancelled = 0;                         // attempts ended by their slot
     bool honour_slot = true;
+    bool close_at_once = false; // accept, then reset the connection at once (a bad balancer)
 
     heartbeat::connect_handler<memory_stream>::executor_type ex() { return io.get_executor(); }
 
@@ -101,6 +103,8 @@ struct fake_server {
     void accept(heartbeat::connect_handler<memory_stream> done) {
         auto p = std::make_shared<memory_peer>(ex());
         peers.push_back(p);
+        if (close_at_once)
+            p->fail_reads(asio::error::connection_reset);
         done({}, memory_stream(ex(), p));
     }
 
@@ -159,6 +163,19 @@ public:
         o.read_timeout = 0ms;
         o.write_timeout = 0ms;
         return o;
+    }
+
+    /// Replaces the client with one that connects through `connect`.
+    void use_connect(client_type::connect_function connect,
+                     heartbeat::reconnect_options ro = quiet_reconnect(),
+                     heartbeat::options so = still_session()) {
+        client.reset();
+        run_ready(io);
+        events.clear();
+        client.emplace(io.get_executor(), std::move(connect), ro, so);
+        client->set_observer([this](const event& e) {
+            events.push_back({e, vclock::now(), initiating()});
+        });
     }
 
     void run() {
@@ -1135,5 +1152,162 @@ TEST_CASE("reconnect: works with C++20 coroutines, across a reconnect",
     CHECK(got == std::vector<std::string>{"one", "two"});
 }
 #endif
+
+// =============================================================================================
+// Attempts the client no longer wants, and sessions that end at once.
+
+namespace {
+
+/// A connect function in two steps: a 1 s "resolve", then a "connect" that starts only when
+/// the test says so (start_second()), so that a cancellation can land between the two, while
+/// the cancellation slot holds nothing.
+struct two_step_connect {
+    explicit two_step_connect(rig& r)
+        : t(r) {}
+    rig& t;
+    std::size_t attempts = 0;
+    std::optional<heartbeat::connect_handler<memory_stream>> between;
+    bool saw_cancelled = false;
+
+    client_type::connect_function function() {
+        return [this](heartbeat::connect_handler<memory_stream> done) {
+            ++attempts;
+            auto timer = std::make_shared<asio::basic_waitable_timer<vclock>>(t.io);
+            timer->expires_after(1s);
+            auto slot = done.get_cancellation_slot();
+            timer->async_wait(asio::bind_cancellation_slot(
+                slot, [this, timer, done = std::move(done)](error_code ec) mutable {
+                    if (ec) {
+                        done(ec, t.server.dead_stream());
+                        return;
+                    }
+                    between.emplace(std::move(done));
+                }));
+        };
+    }
+
+    /// The second step: refuses at once when the attempt was cancelled before it started,
+    /// else hangs (until its slot fires).
+    void start_second() {
+        heartbeat::connect_handler<memory_stream> done = std::move(*between);
+        between.reset();
+        if (done.cancelled()) {
+            saw_cancelled = true;
+            done(asio::error::operation_aborted, t.server.dead_stream());
+            return;
+        }
+        auto timer = std::make_shared<asio::basic_waitable_timer<vclock>>(t.io);
+        timer->expires_after(24h);
+        auto slot = done.get_cancellation_slot();
+        timer->async_wait(asio::bind_cancellation_slot(
+            slot, [this, timer, done = std::move(done)](error_code ec) mutable {
+                done(ec ? ec : asio::error::timed_out, t.server.dead_stream());
+            }));
+    }
+};
+
+} // namespace
+
+TEST_CASE("reconnect: a cancellation between two steps of the connect function is not lost",
+          "[reconnect][virtual][cancel]") {
+    const bool by_close = GENERATE(false, true);
+    INFO((by_close ? "close()" : "connect_timeout"));
+    rig t;
+    two_step_connect c(t);
+    t.use_connect(c.function());
+    done_rec run;
+    t.client->async_run(run.handler());
+    t.advance(1s); // the first step is done; the second has not started
+    REQUIRE(c.between);
+    if (by_close) {
+        t.client->close();
+        t.run();
+        // async_run does not wait for an attempt it no longer wants.
+        REQUIRE(run.done());
+        CHECK(run.ec() == asio::error::operation_aborted);
+    } else {
+        t.advance(4s);
+        REQUIRE(t.last(kind::connect_failed));
+        CHECK(t.last(kind::connect_failed)->e.error == asio::error::timed_out);
+        CHECK(t.last(kind::connect_failed)->at - vclock::origin() == 5s);
+        CHECK(t.kinds().back() == kind::backing_off);
+    }
+    // The second step starts after the signal: it sees it, and fails at once.
+    c.start_second();
+    t.run();
+    CHECK(c.saw_cancelled);
+    CHECK(t.count(kind::connect_failed) == (by_close ? 0u : 1u)); // its late result: nothing
+    if (by_close) {
+        CHECK(run.calls->size() == 1u);
+    } else {
+        t.advance(1s); // the wait after the timeout
+        CHECK(c.attempts == 2u);
+    }
+}
+
+TEST_CASE("reconnect: an attempt that ignores its cancellation fails at connect_timeout; its "
+          "late stream is closed",
+          "[reconnect][virtual][cancel]") {
+    rig t;
+    t.server.honour_slot = false;
+    t.server.delay = 8s; // every connect takes 8 s, and nothing stops it
+    done_rec run;
+    t.client->async_run(run.handler());
+    t.advance(5s);
+    REQUIRE(t.last(kind::connect_failed));
+    CHECK(t.last(kind::connect_failed)->e.error == asio::error::timed_out);
+    CHECK(t.last(kind::connect_failed)->at - vclock::origin() == 5s);
+    CHECK(t.kinds().back() == kind::backing_off);
+    t.advance(1s);
+    CHECK(t.server.attempts.size() == 2u); // the next attempt did not wait for the first
+    t.advance(2s);                         // 8 s: the first attempt's stream arrives, late
+    REQUIRE(t.server.peers.size() == 1u);
+    CHECK(t.server.peers[0].use_count() == 1); // dropped: nobody but the server holds it
+    CHECK_FALSE(t.client->connected());
+    CHECK(t.count(kind::connect_failed) == 1u);
+    t.client->close(); // the second attempt too is not waited for
+    t.run();
+    REQUIRE(run.done());
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+TEST_CASE("reconnect: a connect function that drops its handler, or throws, fails the attempt",
+          "[reconnect][virtual][cancel]") {
+#if HEARTBEAT_HAS_EXCEPTIONS
+    const bool throws = GENERATE(false, true);
+#else
+    const bool throws = false;
+#endif
+    INFO((throws ? "throws" : "drops its handler"));
+    rig t;
+    std::size_t calls = 0;
+    t.use_connect([&](heartbeat::connect_handler<memory_stream> done) {
+        if (++calls == 1) {
+#if HEARTBEAT_HAS_EXCEPTIONS
+            if (throws)
+                throw std::runtime_error("no route");
+#endif
+            return; // `done` is dropped uncalled
+        }
+        t.server.accept(std::move(done));
+    });
+    done_rec run;
+    t.client->async_run(run.handler());
+#if HEARTBEAT_HAS_EXCEPTIONS
+    if (throws)
+        CHECK_THROWS_AS(t.run(), std::runtime_error); // out of io_context::run, as Asio does
+#endif
+    t.run();
+    REQUIRE(t.last(kind::connect_failed));
+    CHECK(t.last(kind::connect_failed)->e.error == asio::error::operation_aborted);
+    CHECK(t.last(kind::connect_failed)->at == vclock::origin());
+    CHECK(t.kinds().back() == kind::backing_off);
+    t.advance(1s);
+    CHECK(calls == 2u);
+    CHECK(t.client->connected());
+    t.client->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
 
 } // namespace hbt

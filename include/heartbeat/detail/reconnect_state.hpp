@@ -193,45 +193,12 @@ public:
     void connect_done(const std::shared_ptr<connect_attempt>& attempt, error_code ec,
                       Stream&& stream) override {
         turn t(*this);
-        --pending_;
-        const bool spare = attempt->spare;
-        if (attempt == attempt_) {
-            attempt_ = nullptr;
-            cancel_timer(connect_timer_);
-            if (!spare_attempt_) // a spare's attempt that became the reconnect kept its timer
-                cancel_timer(spare_timer_);
-        } else if (attempt == spare_attempt_) {
-            spare_attempt_ = nullptr;
-            cancel_timer(spare_timer_);
-        }
-        if (attempt->timed_out && (!ec || ec == net::error::operation_aborted))
-            ec = net::error::timed_out;
-        if (stopped_ || attempt->abandoned) {
-            if (!stopped_ && spare && !ec)
-                emit({event_kind::spare_discarded, attempt->number, {}, {}});
-            return; // the stream, if any, is closed as it goes out of scope
-        }
-        if (spare) {
-            if (ec) {
-                emit({event_kind::spare_failed, attempt->number, ec, {}});
-                return;
-            }
-            auto c = std::make_shared<connection>(std::move(stream), sopts_, framing_);
-            spare_ = c;
-            run_session(c);
-            emit({event_kind::spare_ready, attempt->number, {}, {}});
-            return;
-        }
-        if (ec) {
-            ++failures_;
-            emit({event_kind::connect_failed, attempt->number, ec, {}});
-            back_off(ec);
-            return;
-        }
-        emit({event_kind::connected, attempt->number, {}, {}});
-        failures_ = 0;
-        waits_ = 0;
-        promote(std::make_shared<connection>(std::move(stream), sopts_, framing_), true);
+        attempt_result(attempt, ec, &stream);
+    }
+
+    void connect_dropped(const std::shared_ptr<connect_attempt>& attempt) override {
+        turn t(*this);
+        attempt_result(attempt, net::error::operation_aborted, nullptr);
     }
 
 private:
@@ -240,13 +207,15 @@ private:
     /// A session the client owns, from its connect until its held frames are taken.
     struct connection {
         connection(Stream&& stream, const options& o, const Framing& f)
-            : session(std::in_place, std::move(stream), o, f) {}
+            : session(std::in_place, std::move(stream), o, f)
+            , up_since(Clock::now()) {}
         /// Ends the session now (its destructor): when the client is abandoned, or once it
         /// ended and its held frames were moved to `leftover`.
         void abandon() noexcept { session.reset(); }
 
         std::optional<session_type> session; // empty once abandoned or drained
         bool ended = false;                  // its async_run completed
+        typename Clock::time_point up_since; // when it connected
         std::deque<std::string> leftover;    // frames it held at its end, not yet taken
     };
     using conn_ptr = std::shared_ptr<connection>;
@@ -314,6 +283,73 @@ private:
 
     // ---- Attempts and backoff -------------------------------------------------------------
 
+    /// An attempt's outcome: its result (`stream` null when there is none), or its timeout.
+    /// The first outcome settles it; a result that comes after is dropped (its stream closed).
+    void attempt_result(const std::shared_ptr<connect_attempt>& attempt, error_code ec,
+                        Stream* stream) {
+        if (attempt->settled) {
+            if (attempt->abandoned && attempt->spare && !ec && stream && !stopped_)
+                emit({event_kind::spare_discarded, attempt->number, {}, {}});
+            return; // the stream, if any, is closed as it goes out of scope
+        }
+        settle(attempt);
+        if (stopped_)
+            return;
+        if (ec || !stream) {
+            if (!ec)
+                ec = net::error::operation_aborted;
+            if (attempt->spare) {
+                emit({event_kind::spare_failed, attempt->number, ec, {}});
+                return;
+            }
+            ++failures_;
+            emit({event_kind::connect_failed, attempt->number, ec, {}});
+            back_off(ec);
+            return;
+        }
+        auto c = std::make_shared<connection>(std::move(*stream), sopts_, framing_);
+        if (attempt->spare) {
+            spare_ = c;
+            run_session(c);
+            emit({event_kind::spare_ready, attempt->number, {}, {}});
+            return;
+        }
+        emit({event_kind::connected, attempt->number, {}, {}});
+        failures_ = 0;
+        waits_ = 0;
+        promote(c, true);
+    }
+
+    /// The client is done with `attempt`: it no longer counts as pending, and its timer stops.
+    void settle(const std::shared_ptr<connect_attempt>& attempt) {
+        attempt->settled = true;
+        --pending_;
+        if (attempt == attempt_) {
+            attempt_ = nullptr;
+            cancel_timer(connect_timer_);
+            if (!spare_attempt_) // a spare's attempt that became the reconnect kept its timer
+                cancel_timer(spare_timer_);
+        } else if (attempt == spare_attempt_) {
+            spare_attempt_ = nullptr;
+            cancel_timer(spare_timer_);
+        }
+    }
+
+    /// Emits the attempt's cancellation, and remembers it for a step the connect function has
+    /// yet to start (connect_handler::cancelled()).
+    static void cancel_attempt(const std::shared_ptr<connect_attempt>& attempt) {
+        attempt->cancelled = true;
+        attempt->signal.emit(net::cancellation_type::terminal);
+    }
+
+    /// No longer wanted: settled now, not waited for; its stream, if one comes, is closed.
+    void
+    abandon_attempt(std::shared_ptr<connect_attempt> attempt) { // a copy: settle() nulls the member
+        attempt->abandoned = true;
+        settle(attempt);
+        cancel_attempt(attempt);
+    }
+
     void start_attempt(bool spare) {
         if (stopped_)
             return;
@@ -332,10 +368,12 @@ private:
             timer.async_wait([self = this->shared_from_this(), attempt](error_code ec) {
                 turn t(*self);
                 --self->pending_;
-                if (ec || (attempt != self->attempt_ && attempt != self->spare_attempt_))
+                if (ec || attempt->settled)
                     return;
+                // Failed now, whether or not the connect function honours the cancellation.
                 attempt->timed_out = true;
-                attempt->signal.emit(net::cancellation_type::terminal);
+                cancel_attempt(attempt);
+                self->attempt_result(attempt, net::error::timed_out, nullptr);
             });
         }
         ++pending_;
@@ -440,10 +478,7 @@ private:
         if (spare_attempt_) {
             // Reported as spare_discarded if it still returns a stream. Forgotten now, so that
             // the next suspect starts a spare of its own.
-            const auto attempt = std::exchange(spare_attempt_, nullptr);
-            attempt->abandoned = true;
-            cancel_timer(spare_timer_);
-            attempt->signal.emit(net::cancellation_type::terminal);
+            abandon_attempt(spare_attempt_);
         }
         if (spare_) {
             spare_->session->close();
@@ -648,11 +683,10 @@ private:
         cancel_timer(backoff_timer_);
         cancel_timer(connect_timer_);
         cancel_timer(spare_timer_);
+        // Not waited for: async_run completes without them (connect_handler's contract).
         for (auto* a : {&attempt_, &spare_attempt_}) {
-            if (*a) {
-                (*a)->abandoned = true;
-                (*a)->signal.emit(net::cancellation_type::terminal);
-            }
+            if (const std::shared_ptr<connect_attempt> attempt = *a)
+                abandon_attempt(attempt);
         }
         if (current_ && current_->session)
             current_->session->close();
