@@ -462,9 +462,11 @@ TEST_CASE("reconnect: refused attempts wait min(cap, initial x multiplier^n), re
             CHECK(e.e.attempt == n + 1);
     }
     CHECK(n == 7u);
-    // It connects when the server is back, and a later loss starts again from the initial wait.
+    // It connects when the server is back, and a later loss (once the session stayed up
+    // initial_backoff) starts again from the initial wait.
     t.server.m = fake_server::mode::accept;
     REQUIRE(t.advance_until([&] { return t.client->connected(); }, 10s));
+    t.advance(1s);
     t.server.peers.back()->fail_reads(asio::error::connection_reset);
     t.run();
     REQUIRE(t.last(kind::backing_off));
@@ -541,6 +543,7 @@ TEST_CASE("reconnect: a success resets the count towards max_attempts", "[reconn
     t.run(); // attempt 1 fails
     t.server.m = fake_server::mode::accept;
     REQUIRE(t.advance_until([&] { return t.client->connected(); }, 2s)); // attempt 2 connects
+    t.advance(1s); // and stays up initial_backoff: a success
     t.server.m = fake_server::mode::refuse;
     t.server.peers.back()->fail_reads(asio::error::connection_reset);
     REQUIRE(t.advance_until([&] { return run.done(); }, 20s));
@@ -752,6 +755,7 @@ TEST_CASE("reconnect: an ended session is freed at once, its unread frames kept 
     // Five sessions end, the application never receiving; the second held a frame.
     for (std::size_t i = 0; i < 5; ++i) {
         REQUIRE(t.advance_until([&] { return t.server.peers.size() == i + 1; }, 2s));
+        t.advance(1s); // up initial_backoff: each wait is the first, 1 s
         if (i == 1) {
             t.server.peers[i]->give("unread\n");
             t.run();
@@ -1269,6 +1273,61 @@ TEST_CASE("reconnect: an attempt that ignores its cancellation fails at connect_
     t.run();
     REQUIRE(run.done());
     CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+TEST_CASE("reconnect: sessions that end at once count as failed attempts: the backoff grows and "
+          "max_attempts gives up",
+          "[reconnect][virtual][backoff]") {
+    auto ro = rig::quiet_reconnect();
+    ro.max_attempts = 4;
+    rig t(ro);
+    t.server.close_at_once = true; // accepts, then resets at once: a balancer with no backend
+    done_rec run;
+    t.client->async_run(run.handler());
+    REQUIRE(t.advance_until([&] { return run.done(); }, 60s));
+    CHECK(run.ec() == heartbeat::error::gave_up);
+    REQUIRE(t.server.attempts.size() == 4u);
+    // Waits 1, 2, 4 s: each short session was a failure, none reset the backoff.
+    CHECK(t.server.attempts[1] - t.server.attempts[0] == 1s);
+    CHECK(t.server.attempts[2] - t.server.attempts[1] == 2s);
+    CHECK(t.server.attempts[3] - t.server.attempts[2] == 4s);
+    CHECK(t.count(kind::connected) == 4u);
+    CHECK(t.count(kind::disconnected) == 4u);
+    REQUIRE(t.last(kind::gave_up));
+    CHECK(t.last(kind::gave_up)->e.attempt == 4u);
+    CHECK(t.last(kind::gave_up)->e.error == asio::error::connection_reset);
+}
+
+TEST_CASE("reconnect: a session that stayed up initial_backoff resets the backoff and the count; "
+          "a shorter one is a failure",
+          "[reconnect][virtual][backoff]") {
+    const bool long_enough = GENERATE(false, true);
+    INFO((long_enough ? "up 1 s" : "up 999 ms"));
+    auto ro = rig::quiet_reconnect();
+    ro.max_attempts = 3;
+    rig t(ro);
+    t.server.close_at_once = true;
+    done_rec run;
+    t.client->async_run(run.handler());
+    // Two short sessions (at 0 and 1 s): two failures in a row, then the third attempt stays up.
+    REQUIRE(t.advance_until([&] { return t.server.attempts.size() == 2; }, 10s));
+    t.server.close_at_once = false;
+    REQUIRE(t.advance_until([&] { return t.client->connected(); }, 10s));
+    CHECK(vclock::now() - vclock::origin() == 3s);
+    t.advance(long_enough ? 1s : 1s - 1ms);
+    t.server.peers.back()->fail_reads(asio::error::connection_reset);
+    t.run();
+    if (long_enough) {
+        CHECK_FALSE(run.done());
+        REQUIRE(t.last(kind::backing_off));
+        CHECK(t.last(kind::backing_off)->e.delay == 1s);
+        CHECK(t.last(kind::backing_off)->e.attempt == 1u);
+    } else {
+        REQUIRE(run.done()); // the third failure in a row
+        CHECK(run.ec() == heartbeat::error::gave_up);
+        REQUIRE(t.last(kind::gave_up));
+        CHECK(t.last(kind::gave_up)->e.attempt == 3u);
+    }
 }
 
 TEST_CASE("reconnect: a connect function that drops its handler, or throws, fails the attempt",

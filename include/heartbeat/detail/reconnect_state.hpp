@@ -314,9 +314,10 @@ private:
             emit({event_kind::spare_ready, attempt->number, {}, {}});
             return;
         }
+        // The backoff and the count towards max_attempts are reset only once this session has
+        // stayed up initial_backoff (session_ended): a server that accepts and closes at once
+        // must not make the client reconnect in a tight loop, nor count as a success.
         emit({event_kind::connected, attempt->number, {}, {}});
-        failures_ = 0;
-        waits_ = 0;
         promote(c, true);
     }
 
@@ -447,6 +448,16 @@ private:
         current_ = nullptr;
         if (stopped_)
             return;
+        // A session counts as a success only once it stayed up initial_backoff: by then the
+        // attempt that made it was at least one first wait ago, so resetting cannot make the
+        // client reconnect faster than its first wait allows. Shorter, it was a failed attempt:
+        // the backoff keeps growing and max_attempts counts it.
+        if (Clock::now() - c->up_since >= ropts_.initial_backoff) {
+            failures_ = 0;
+            waits_ = 0;
+        } else {
+            ++failures_;
+        }
         emit({event_kind::disconnected, 0, ec, {}});
         if (spare_) { // make-before-break: no connect needed
             conn_ptr spare = std::exchange(spare_, nullptr);
@@ -460,7 +471,6 @@ private:
             attempt_->number = failures_ + 1;
             return; // its connect timeout stays on spare_timer_
         }
-        waits_ = 0;
         back_off(ec);
     }
 
