@@ -1369,4 +1369,25 @@ TEST_CASE("reconnect: a connect function that drops its handler, or throws, fail
     CHECK(run.ec() == asio::error::operation_aborted);
 }
 
+TEST_CASE("reconnect_options: durations the clock cannot hold are refused",
+          "[reconnect][options]") {
+    using o_t = heartbeat::reconnect_options;
+    const auto field = [](auto change) {
+        heartbeat::reconnect_options o;
+        change(o);
+        const heartbeat::invalid_setting bad = o.first_invalid();
+        return std::string(bad ? bad.field : "");
+    };
+    constexpr auto huge = std::chrono::milliseconds::max();
+    CHECK(field([&](o_t& o) { o.max_backoff = huge; }) == "max_backoff");
+    CHECK(field([&](o_t& o) { o.connect_timeout = huge; }) == "connect_timeout");
+    CHECK(field([&](o_t& o) {
+              o.initial_backoff = huge;
+              o.max_backoff = huge;
+          }) != "");
+    CHECK(field([](o_t& o) { o.max_backoff = o_t::max_duration; }) == "");
+    CHECK(field([](o_t& o) { o.connect_timeout = o_t::max_duration; }) == "");
+    CHECK(field([](o_t& o) { o.connect_timeout = o_t::max_duration + 1ms; }) == "connect_timeout");
+}
+
 } // namespace hbt

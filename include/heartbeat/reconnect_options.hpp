@@ -16,6 +16,9 @@ HEARTBEAT_NAMESPACE_BEGIN
 
 struct reconnect_options {
     using duration = std::chrono::milliseconds;
+    /// The longest max_backoff and connect_timeout: a year. Longer (milliseconds::max() among
+    /// them) would overflow the clock's duration when a timer is set, so it is refused.
+    static constexpr duration max_duration = std::chrono::hours(24 * 365);
 
     /// Backoff: the n-th wait in a row (n = 0, 1, 2, ...) before an attempt is drawn uniformly
     /// from [0, min(max_backoff, initial_backoff x backoff_multiplier^n)] ("full jitter"). A run
@@ -65,8 +68,13 @@ struct reconnect_options {
             return bad("backoff_multiplier", "must be at least 1, and finite");
         if (max_backoff < initial_backoff)
             return bad("max_backoff", "must be at least initial_backoff");
+        if (max_backoff > max_duration)
+            return bad("max_backoff", "must be at most a year (reconnect_options::max_duration)");
         if (connect_timeout < duration::zero())
             return bad("connect_timeout", "must not be negative");
+        if (connect_timeout > max_duration)
+            return bad("connect_timeout",
+                       "must be at most a year (reconnect_options::max_duration)");
         if (keep_spare && !make_before_break)
             return bad("keep_spare", "needs make_before_break");
         return {};
