@@ -97,7 +97,8 @@ public:
     /// Calls `observer(event)` for every attempt, success, failure, wait and switch (see
     /// reconnect_event), on the client's executor, once the client's state is whole, never
     /// from inside a call of the application. It may call any member, close() included. An
-    /// empty function removes it.
+    /// empty function removes it. It must not throw: it runs from the end of a turn, in a
+    /// noexcept destructor, so an exception from it calls std::terminate().
     void set_observer(observer_type observer) { state().set_observer(std::move(observer)); }
 
     /// Connects, runs sessions and reconnects until close(), cancellation (terminal or partial)
