@@ -1390,4 +1390,32 @@ TEST_CASE("reconnect_options: durations the clock cannot hold are refused",
     CHECK(field([](o_t& o) { o.connect_timeout = o_t::max_duration + 1ms; }) == "connect_timeout");
 }
 
+TEST_CASE("reconnect: sends while the current session is ending wait for the next one",
+          "[reconnect][virtual][send]") {
+    rig t;
+    done_rec run, sent;
+    t.client->async_run(run.handler());
+    t.run();
+    REQUIRE(t.client->connected());
+    t.advance(1s);
+    // The session's verdict: it stops and closes its stream; its async_run's completion is
+    // posted, so the client still holds it as current. One handler at a time up to there.
+    t.server.peers[0]->fail_reads(asio::error::connection_reset);
+    while (!t.server.peers[0]->closed)
+        REQUIRE(t.io.poll_one() == 1u);
+    REQUIRE(t.client->connected()); // the window: the session is ending, the client not told
+    t.client->async_send("queued", sent.handler());
+    CHECK_FALSE(t.client->try_send("also"));
+    t.run();
+    CHECK_FALSE(t.client->connected());
+    CHECK_FALSE(sent.done()); // it waits for the next session instead of failing
+    REQUIRE(t.advance_until([&] { return t.client->connected(); }, 2s));
+    t.run();
+    REQUIRE(sent.done());
+    CHECK_FALSE(sent.ec());
+    REQUIRE(t.server.peers.size() == 2u);
+    CHECK(rig::lines(*t.server.peers[1]) == std::vector<std::string>{"queued", "also"});
+    CHECK(rig::lines(*t.server.peers[0]).empty());
+}
+
 } // namespace hbt

@@ -60,6 +60,7 @@ public:
 
     error_code try_send(std::string_view frame);
     bool try_receive(std::string& frame);
+    bool ending() const noexcept; // the verdict is given, or close() ran
 
     void set_health_observer(std::function<void(heartbeat::health)> observer);
     void close();
@@ -357,6 +358,7 @@ HEARTBEAT_DOCS_SAME_MEMBER(options);
 HEARTBEAT_DOCS_SAME_MEMBER(statistics);
 HEARTBEAT_DOCS_SAME_MEMBER(try_send);
 HEARTBEAT_DOCS_SAME_MEMBER(try_receive);
+HEARTBEAT_DOCS_SAME_MEMBER(ending);
 HEARTBEAT_DOCS_SAME_MEMBER(set_health_observer);
 HEARTBEAT_DOCS_SAME_MEMBER(close);
 #undef HEARTBEAT_DOCS_SAME_MEMBER

@@ -31,7 +31,8 @@ HEARTBEAT_NAMESPACE_BEGIN
 /// (error::gave_up). Every attempt, success and failure reaches the observer.
 ///
 /// Sending: while a session is up, async_send and try_send go straight to it (its semantics,
-/// completions and errors). While none is up they are queued, up to reconnect_options::
+/// completions and errors). While none is up, or the current one is ending (its verdict is
+/// given, its end not yet reported), they are queued, up to reconnect_options::
 /// queue_limit bytes, and handed to the next session in order before anything sent later; past
 /// the limit they fail with error::reconnect_queue_full. A queued async_send completes once the
 /// session it was handed to completes it (so an awaited send waits across the gap), or with the

@@ -11,7 +11,7 @@
 // application. Completions are always posted through the handler's executor.
 //
 // Where a frame goes:
-//   async_send / try_send --(a session is up and nothing is queued)--> that session
+//   async_send / try_send --(a session is up, not ending, and nothing is queued)--> that session
 //                         --(none is)--> queue_ (bounded) --(a session comes up)--> it, in order
 //   each session --(async_receive, one at a time, only while the application waits)--> receivers_
 //   sessions that ended stay in sources_ until their held frames are taken, oldest first.
@@ -128,10 +128,12 @@ public:
                 ->complete(ec);
             return;
         }
-        if (current_ && queue_.empty()) {
+        if (current_ && queue_.empty() && !current_->session->ending()) {
             current_->session->async_send(std::move(frame), std::forward<Handler>(handler));
             return;
         }
+        // None is up, or the current one is ending (its verdict is given; its end not yet
+        // known here): queued for the next, as it would fail there.
         send_op* op = make_client_send_op<session_type>(std::forward<Handler>(handler), ex_,
                                                         &cancel_send, this);
         if (const error_code ec = enqueue(std::move(frame), op))
@@ -522,9 +524,9 @@ private:
         return {};
     }
 
-    /// Hands the queue to the current session, in order.
+    /// Hands the queue to the current session, in order; not to one that is ending.
     void flush_queue() {
-        while (current_ && !queue_.empty()) {
+        while (current_ && !queue_.empty() && !current_->session->ending()) {
             queued& q = queue_.front();
             if (q.op) {
                 send_op* op = std::exchange(q.op, nullptr);
