@@ -1418,4 +1418,40 @@ TEST_CASE("reconnect: sends while the current session is ending wait for the nex
     CHECK(rig::lines(*t.server.peers[0]).empty());
 }
 
+TEST_CASE("reconnect: frames held by ended sessions are bounded by receive_queue_limit in all",
+          "[reconnect][virtual][receive]") {
+    heartbeat::options so = rig::still_session();
+    so.max_frame_size = 64;
+    so.receive_queue_limit = 3 * (8 + sizeof(std::string)); // three 8-byte frames
+    rig t(rig::quiet_reconnect(), so);
+    t.client->async_run([](error_code) {});
+    t.run();
+    // Four sessions end with two frames each (below the limit: they keep reading), the
+    // application never receiving.
+    for (std::size_t i = 0; i < 4; ++i) {
+        REQUIRE(t.advance_until([&] { return t.server.peers.size() == i + 1; }, 2s));
+        t.advance(1s);
+        for (int j = 0; j < 2; ++j)
+            t.server.peers[i]->give("s" + std::to_string(i) + "-f" + std::to_string(j) + "---\n");
+        t.run();
+        t.server.peers[i]->fail_reads(asio::error::connection_reset);
+        t.run();
+    }
+    REQUIRE(t.advance_until([&] { return t.client->connected(); }, 2s));
+    t.server.peers.back()->give("live-001\n");
+    t.run();
+    // The first session's two frames and the second's first fill the bound; the rest of the
+    // ended sessions' are dropped, as if their connections had died before those frames came.
+    // The live session's follow.
+    std::vector<std::string> got;
+    for (int k = 0; k < 4; ++k) {
+        frame_rec r;
+        t.client->async_receive(r.handler());
+        t.run();
+        REQUIRE(r.done());
+        got.push_back(r.frame());
+    }
+    CHECK(got == std::vector<std::string>{"s0-f0---", "s0-f1---", "s1-f0---", "live-001"});
+}
+
 } // namespace hbt

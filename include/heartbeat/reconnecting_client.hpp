@@ -42,7 +42,9 @@ HEARTBEAT_NAMESPACE_BEGIN
 /// Receiving: async_receive gets the next frame of whichever session has one, the older first,
 /// so frames of one session never overtake those of the one before; a session's end is not
 /// reported (the client reconnects), only the client's own end, once every frame received
-/// before it was taken.
+/// before it was taken. Frames that sessions held when they ended wait for the application up
+/// to the sessions' options::receive_queue_limit bytes in all; past it, an ending session's
+/// remaining (newest) frames are dropped, as if its connection had died before they came.
 ///
 /// Like a session, the client is used from its executor (a strand when several threads run
 /// the context); close() alone is safe from any thread. The streams the connect function yields

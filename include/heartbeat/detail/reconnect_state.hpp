@@ -182,6 +182,7 @@ public:
         if (spare_)
             spare_->abandon();
         sources_.clear();
+        leftover_bytes_ = 0;
         held_.clear();
         while (!receivers_.empty()) {
             receive_op* op = receivers_.front();
@@ -581,6 +582,7 @@ private:
             }
             const conn_ptr& source = sources_.front();
             if (!source->leftover.empty()) {
+                leftover_bytes_ -= held_cost(source->leftover.front());
                 deliver_frame(std::move(source->leftover.front()));
                 source->leftover.pop_front();
                 continue;
@@ -644,11 +646,25 @@ private:
         const auto it = std::find(sources_.begin(), sources_.end(), c);
         if (it == sources_.end())
             return; // a spare, or a session whose frames were all taken: freed with `c`
-        for (std::string frame; c->session->try_receive(frame); frame = std::string())
+        // Bounded in all by receive_queue_limit (counted as a session counts its held frames),
+        // since no session's limit pushes back on these any more: past it, the rest of this
+        // session's frames are dropped, the newest, as if its connection had died before they
+        // came.
+        for (std::string frame; c->session->try_receive(frame); frame = std::string()) {
+            const std::size_t cost = held_cost(frame);
+            if (cost >
+                sopts_.receive_queue_limit - std::min(sopts_.receive_queue_limit, leftover_bytes_))
+                break;
+            leftover_bytes_ += cost;
             c->leftover.push_back(std::move(frame));
+        }
         c->abandon(); // safe from its own run's handler: nothing of it is pending
         if (c->leftover.empty())
             sources_.erase(it);
+    }
+
+    static std::size_t held_cost(const std::string& frame) noexcept {
+        return frame.size() + sizeof(std::string);
     }
 
     void deliver_frame(std::string&& frame) {
@@ -757,6 +773,7 @@ private:
     std::size_t queued_bytes_ = 0;
     std::deque<receive_op*> receivers_;
     std::deque<std::string> held_;
+    std::size_t leftover_bytes_ = 0; // of the sources' leftover frames: receive_queue_limit
     net::cancellation_signal pump_signal_;
     conn_ptr pump_source_; // the session the pump's receive waits on
     bool pump_busy_ = false;
