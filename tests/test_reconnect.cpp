@@ -1454,4 +1454,51 @@ TEST_CASE("reconnect: frames held by ended sessions are bounded by receive_queue
     CHECK(got == std::vector<std::string>{"s0-f0---", "s0-f1---", "s1-f0---", "live-001"});
 }
 
+TEST_CASE("reconnect: make-before-break retries a failed spare after a backoff while the "
+          "session is suspect, or with keep_spare",
+          "[reconnect][virtual][mbb]") {
+    const bool keep = GENERATE(false, true);
+    INFO((keep ? "keep_spare, healthy" : "suspect"));
+    auto ro = rig::quiet_reconnect();
+    ro.make_before_break = true;
+    ro.keep_spare = keep;
+    heartbeat::options so;
+    so.ping_interval = 100ms;
+    so.read_timeout = 8s; // suspect after 4 s of silence, dead after 8 s
+    so.write_timeout = 0ms;
+    rig t(ro, so);
+    t.client->async_run([](error_code) {});
+    t.run();
+    REQUIRE(t.client->connected());
+    if (keep) {
+        // A spare comes up, the session recovers, the spare is kept; then its session ends.
+        REQUIRE(t.advance_until([&] { return t.count(kind::spare_ready) == 1; }, 5s));
+        t.server.peers[0]->give("PONG\n");
+        t.run();
+        REQUIRE(t.server.peers.size() == 2u);
+        t.server.m = fake_server::mode::refuse;
+        t.server.peers[1]->fail_reads(asio::error::connection_reset);
+        t.run();
+    } else {
+        t.server.m = fake_server::mode::refuse;
+        REQUIRE(t.advance_until([&] { return t.count(kind::spare_connecting) == 1; }, 5s));
+    }
+    REQUIRE(t.count(kind::spare_failed) == 1u);
+    const vtime failed = t.last(kind::spare_failed)->at;
+    // Retried after the backoff's first wait (1 s), then its second (2 s), while wanted.
+    REQUIRE(t.advance_until([&] { return t.count(kind::spare_connecting) == 2; }, 1500ms));
+    CHECK(t.last(kind::spare_connecting)->at - failed == 1s);
+    CHECK(t.last(kind::spare_connecting)->e.attempt == 2u);
+    if (keep) {
+        t.server.peers[0]->give("PONG\n"); // keep the session healthy meanwhile
+        t.run();
+    }
+    t.server.m = fake_server::mode::accept;
+    REQUIRE(t.advance_until([&] { return t.count(kind::spare_connecting) == 3; }, 2500ms));
+    CHECK(t.last(kind::spare_connecting)->at - failed == 3s);
+    t.run();
+    CHECK(t.count(kind::spare_ready) == (keep ? 2u : 1u));
+    CHECK(t.count(kind::connecting) == 1u); // none of these was a reconnect
+}
+
 } // namespace hbt

@@ -50,7 +50,10 @@ struct reconnect_options {
     std::size_t queue_limit = std::size_t{1024} * 1024;
     /// Make-before-break: when the current session turns suspect (see health), connect a spare
     /// at once and run a session on it, held ready: if the current session ends, the spare
-    /// takes over without a connect; if it recovers, the spare is closed (or kept, below).
+    /// takes over without a connect; if it recovers, the spare is closed (or kept, below). A
+    /// spare that fails (its attempt, or its session while held) is tried again after a wait
+    /// drawn like the reconnect's (initial_backoff, x backoff_multiplier, up to max_backoff),
+    /// while the current session is still suspect (or with keep_spare).
     bool make_before_break = false;
     /// With make_before_break: keep a ready spare when the current session recovers, so that
     /// the next failure switches at once too. It costs a second connection, heartbeats included.

@@ -75,6 +75,7 @@ public:
         , backoff_timer_(ex)
         , connect_timer_(ex)
         , spare_timer_(ex)
+        , spare_backoff_timer_(ex)
         , queue_limit_(std::min(ropts_.queue_limit, sopts_.send_queue_limit)) {}
 
     ~reconnect_state() {
@@ -303,6 +304,7 @@ private:
                 ec = net::error::operation_aborted;
             if (attempt->spare) {
                 emit({event_kind::spare_failed, attempt->number, ec, {}});
+                retry_spare();
                 return;
             }
             ++failures_;
@@ -313,6 +315,7 @@ private:
         auto c = std::make_shared<connection>(std::move(*stream), sopts_, framing_);
         if (attempt->spare) {
             spare_ = c;
+            spare_waits_ = 0;
             run_session(c);
             emit({event_kind::spare_ready, attempt->number, {}, {}});
             return;
@@ -359,7 +362,7 @@ private:
             return;
         auto attempt = std::make_shared<connect_attempt>();
         attempt->spare = spare;
-        attempt->number = spare ? 1 : failures_ + 1;
+        attempt->number = spare ? spare_waits_ + 1 : failures_ + 1;
         (spare ? spare_attempt_ : attempt_) = attempt;
         emit({spare ? event_kind::spare_connecting : event_kind::connecting,
               attempt->number,
@@ -385,6 +388,33 @@ private:
         std::shared_ptr<connect_sink<Stream>> sink(this->shared_from_this(),
                                                    static_cast<connect_sink<Stream>*>(this));
         connect_(connect_handler<Stream>(std::move(sink), attempt, ex_));
+    }
+
+    /// Make-before-break: a spare that failed (its attempt, or its session while held) is
+    /// tried again after a wait of the same backoff, while the current session is suspect, or
+    /// with keep_spare.
+    void retry_spare() {
+        if (stopped_ || !ropts_.make_before_break || !current_ || spare_ || spare_attempt_ ||
+            !(suspect_ || ropts_.keep_spare))
+            return;
+        spare_backoff_timer_.expires_after(backoff_.delay(spare_waits_++));
+        ++pending_;
+        spare_backoff_timer_.async_wait(
+            [self = this->shared_from_this(), generation = ++spare_generation_](error_code ec) {
+                turn t(*self);
+                --self->pending_;
+                if (ec || generation != self->spare_generation_ || self->stopped_ ||
+                    !self->current_ || self->spare_ || self->spare_attempt_ ||
+                    !(self->suspect_ || self->ropts_.keep_spare))
+                    return;
+                self->start_attempt(true);
+            });
+    }
+
+    void cancel_spare_retry() {
+        ++spare_generation_;
+        spare_waits_ = 0;
+        cancel_timer(spare_backoff_timer_);
     }
 
     void back_off(error_code last) {
@@ -442,13 +472,16 @@ private:
         release(c);
         if (c == spare_) {
             spare_ = nullptr;
-            if (!stopped_)
+            if (!stopped_) {
                 emit({event_kind::spare_failed, 0, ec, {}});
+                retry_spare();
+            }
             return;
         }
         if (c != current_)
             return;
         current_ = nullptr;
+        cancel_spare_retry(); // a spare for the session that ended is no longer due
         if (stopped_)
             return;
         // A session counts as a success only once it stayed up initial_backoff: by then the
@@ -488,6 +521,7 @@ private:
         }
         if (ropts_.keep_spare)
             return;
+        cancel_spare_retry();
         if (spare_attempt_) {
             // Reported as spare_discarded if it still returns a stream. Forgotten now, so that
             // the next suspect starts a spare of its own.
@@ -711,6 +745,7 @@ private:
         cancel_timer(backoff_timer_);
         cancel_timer(connect_timer_);
         cancel_timer(spare_timer_);
+        cancel_timer(spare_backoff_timer_);
         // Not waited for: async_run completes without them (connect_handler's contract).
         for (auto* a : {&attempt_, &spare_attempt_}) {
             if (const std::shared_ptr<connect_attempt> attempt = *a)
@@ -757,6 +792,7 @@ private:
     timer_type backoff_timer_;
     timer_type connect_timer_;
     timer_type spare_timer_;
+    timer_type spare_backoff_timer_; // make-before-break: the wait before a spare's retry
     std::size_t queue_limit_;
 
     std::shared_ptr<connect_attempt> attempt_;
@@ -767,6 +803,8 @@ private:
     std::size_t failures_ = 0; // attempts in a row that failed
     std::size_t waits_ = 0;    // waits in the current run of waits
     std::uint64_t backoff_generation_ = 0;
+    std::size_t spare_waits_ = 0; // waits before a spare's retry, since the last spare_ready
+    std::uint64_t spare_generation_ = 0;
     bool suspect_ = false;
 
     std::deque<queued> queue_;
