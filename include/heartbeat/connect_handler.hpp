@@ -20,6 +20,16 @@ struct connect_attempt {
     bool abandoned = false; // no longer wanted: its stream, if any, is closed
     bool cancelled = false; // `signal` was emitted: connect_handler::cancelled()
     bool settled = false;   // the client is done with it: a result that comes later is dropped
+    bool emitting = false;  // `signal` is being emitted: its slot's handler is running
+
+    /// The attempt's result is on its way: the operation whose cancellation handler the slot
+    /// may still hold has completed (Asio leaves that handler installed), and its I/O object
+    /// may be gone, so the handler is removed before anything could emit the signal. Not while
+    /// that handler runs (a slot handler may call the connect handler inline).
+    void forget_slot_handler() noexcept {
+        if (!emitting)
+            signal.slot().clear();
+    }
 };
 
 /// Where a connect_handler delivers: the client's state.
@@ -66,6 +76,11 @@ protected:
 /// later is closed (destroyed) unused. An attempt that ignores the slot and cancelled() still
 /// works, but keeps its own resources (a socket, a resolver) until it completes.
 ///
+/// Asio leaves a completed operation's cancellation handler in the slot: before a step's I/O
+/// object is destroyed while the attempt goes on (a resolver, once resolved), clear the slot
+/// (`done.get_cancellation_slot().clear()`) or bind the next step to it first, or a later
+/// cancellation would call into the destroyed object. Calling the handler clears it.
+///
 /// Destroying the handler uncalled (the connect function dropped it, or threw) ends the attempt
 /// with operation_aborted, through a posted turn, never inline; an exception thrown by the
 /// connect function leaves io_context::run(), as from any handler. The handler must not outlive
@@ -95,6 +110,7 @@ public:
     ~connect_handler() {
         if (!sink_)
             return;
+        attempt_->forget_slot_handler();
 #if HEARTBEAT_HAS_EXCEPTIONS
         try {
 #endif
@@ -124,6 +140,7 @@ public:
         HEARTBEAT_ASSERT(sink_, "connect_handler called twice, or after it was moved from");
         if (!sink_)
             return;
+        attempt_->forget_slot_handler();
         net::post(ex_, [sink = std::move(sink_), attempt = attempt_, ec,
                         stream = std::move(stream)]() mutable {
             sink->connect_done(attempt, ec, std::move(stream));

@@ -346,7 +346,9 @@ private:
     /// yet to start (connect_handler::cancelled()).
     static void cancel_attempt(const std::shared_ptr<connect_attempt>& attempt) {
         attempt->cancelled = true;
+        attempt->emitting = true;
         attempt->signal.emit(net::cancellation_type::terminal);
+        attempt->emitting = false;
     }
 
     /// No longer wanted: settled now, not waited for; its stream, if one comes, is closed.
