@@ -446,7 +446,8 @@ int run(asio::io_context& io, Connection connection) {
 }
 
 // --reconnect: each attempt resolves the server and connects to it. Binding the handler's
-// cancellation slot to the connect lets the client cancel an attempt (close(), connect_timeout).
+// cancellation slot to the connect lets the client cancel an attempt (close(), connect_timeout);
+// done.cancelled() catches a cancellation that came before the connect started.
 reconnecting_type::connect_function connector(asio::io_context& io, const arguments& args) {
     return [&io, host = args.host, port = args.port](heartbeat::connect_handler<tcp::socket> done) {
         auto resolver = std::make_shared<tcp::resolver>(io);
@@ -454,6 +455,8 @@ reconnecting_type::connect_function connector(asio::io_context& io, const argume
             host, port,
             [&io, resolver, done = std::move(done)](std::error_code ec, auto endpoints) mutable {
                 auto socket = std::make_unique<tcp::socket>(io);
+                if (!ec && done.cancelled()) // cancelled while resolving: the slot was not bound
+                    ec = asio::error::operation_aborted;
                 if (ec)
                     return done(ec, std::move(*socket));
                 tcp::socket& s = *socket;

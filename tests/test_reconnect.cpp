@@ -33,6 +33,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,7 @@ struct fake_server {
     std::vector<std::shared_ptr<memory_peer>> peers;   // one per accepted connection
     std::size_t cancelled = 0;                         // attempts ended by their slot
     bool honour_slot = true;
+    bool close_at_once = false; // accept, then reset the connection at once (a bad balancer)
 
     heartbeat::connect_handler<memory_stream>::executor_type ex() { return io.get_executor(); }
 
@@ -101,6 +103,8 @@ struct fake_server {
     void accept(heartbeat::connect_handler<memory_stream> done) {
         auto p = std::make_shared<memory_peer>(ex());
         peers.push_back(p);
+        if (close_at_once)
+            p->fail_reads(asio::error::connection_reset);
         done({}, memory_stream(ex(), p));
     }
 
@@ -159,6 +163,19 @@ public:
         o.read_timeout = 0ms;
         o.write_timeout = 0ms;
         return o;
+    }
+
+    /// Replaces the client with one that connects through `connect`.
+    void use_connect(client_type::connect_function connect,
+                     heartbeat::reconnect_options ro = quiet_reconnect(),
+                     heartbeat::options so = still_session()) {
+        client.reset();
+        run_ready(io);
+        events.clear();
+        client.emplace(io.get_executor(), std::move(connect), ro, so);
+        client->set_observer([this](const event& e) {
+            events.push_back({e, vclock::now(), initiating()});
+        });
     }
 
     void run() {
@@ -445,9 +462,11 @@ TEST_CASE("reconnect: refused attempts wait min(cap, initial x multiplier^n), re
             CHECK(e.e.attempt == n + 1);
     }
     CHECK(n == 7u);
-    // It connects when the server is back, and a later loss starts again from the initial wait.
+    // It connects when the server is back, and a later loss (once the session stayed up
+    // initial_backoff) starts again from the initial wait.
     t.server.m = fake_server::mode::accept;
     REQUIRE(t.advance_until([&] { return t.client->connected(); }, 10s));
+    t.advance(1s);
     t.server.peers.back()->fail_reads(asio::error::connection_reset);
     t.run();
     REQUIRE(t.last(kind::backing_off));
@@ -524,6 +543,7 @@ TEST_CASE("reconnect: a success resets the count towards max_attempts", "[reconn
     t.run(); // attempt 1 fails
     t.server.m = fake_server::mode::accept;
     REQUIRE(t.advance_until([&] { return t.client->connected(); }, 2s)); // attempt 2 connects
+    t.advance(1s); // and stays up initial_backoff: a success
     t.server.m = fake_server::mode::refuse;
     t.server.peers.back()->fail_reads(asio::error::connection_reset);
     REQUIRE(t.advance_until([&] { return run.done(); }, 20s));
@@ -735,6 +755,7 @@ TEST_CASE("reconnect: an ended session is freed at once, its unread frames kept 
     // Five sessions end, the application never receiving; the second held a frame.
     for (std::size_t i = 0; i < 5; ++i) {
         REQUIRE(t.advance_until([&] { return t.server.peers.size() == i + 1; }, 2s));
+        t.advance(1s); // up initial_backoff: each wait is the first, 1 s
         if (i == 1) {
             t.server.peers[i]->give("unread\n");
             t.run();
@@ -1135,5 +1156,352 @@ TEST_CASE("reconnect: works with C++20 coroutines, across a reconnect",
     CHECK(got == std::vector<std::string>{"one", "two"});
 }
 #endif
+
+// =============================================================================================
+// Attempts the client no longer wants, and sessions that end at once.
+
+namespace {
+
+/// A connect function in two steps: a 1 s "resolve", then a "connect" that starts only when
+/// the test says so (start_second()), so that a cancellation can land between the two, while
+/// the cancellation slot holds nothing.
+struct two_step_connect {
+    explicit two_step_connect(rig& r)
+        : t(r) {}
+    rig& t;
+    std::size_t attempts = 0;
+    std::optional<heartbeat::connect_handler<memory_stream>> between;
+    bool saw_cancelled = false;
+
+    client_type::connect_function function() {
+        return [this](heartbeat::connect_handler<memory_stream> done) {
+            ++attempts;
+            auto timer = std::make_shared<asio::basic_waitable_timer<vclock>>(t.io);
+            timer->expires_after(1s);
+            auto slot = done.get_cancellation_slot();
+            timer->async_wait(asio::bind_cancellation_slot(
+                slot, [this, timer, done = std::move(done)](error_code ec) mutable {
+                    if (ec) {
+                        done(ec, t.server.dead_stream());
+                        return;
+                    }
+                    // The timer goes with this handler: its cancellation handler must not
+                    // stay in the slot (connect_handler's contract).
+                    done.get_cancellation_slot().clear();
+                    between.emplace(std::move(done));
+                }));
+        };
+    }
+
+    /// The second step: refuses at once when the attempt was cancelled before it started,
+    /// else hangs (until its slot fires).
+    void start_second() {
+        heartbeat::connect_handler<memory_stream> done = std::move(*between);
+        between.reset();
+        if (done.cancelled()) {
+            saw_cancelled = true;
+            done(asio::error::operation_aborted, t.server.dead_stream());
+            return;
+        }
+        auto timer = std::make_shared<asio::basic_waitable_timer<vclock>>(t.io);
+        timer->expires_after(24h);
+        auto slot = done.get_cancellation_slot();
+        timer->async_wait(asio::bind_cancellation_slot(
+            slot, [this, timer, done = std::move(done)](error_code ec) mutable {
+                done(ec ? ec : asio::error::timed_out, t.server.dead_stream());
+            }));
+    }
+};
+
+} // namespace
+
+TEST_CASE("reconnect: a cancellation between two steps of the connect function is not lost",
+          "[reconnect][virtual][cancel]") {
+    const bool by_close = GENERATE(false, true);
+    INFO((by_close ? "close()" : "connect_timeout"));
+    rig t;
+    two_step_connect c(t);
+    t.use_connect(c.function());
+    done_rec run;
+    t.client->async_run(run.handler());
+    t.advance(1s); // the first step is done; the second has not started
+    REQUIRE(c.between);
+    if (by_close) {
+        t.client->close();
+        t.run();
+        // async_run does not wait for an attempt it no longer wants.
+        REQUIRE(run.done());
+        CHECK(run.ec() == asio::error::operation_aborted);
+    } else {
+        t.advance(4s);
+        REQUIRE(t.last(kind::connect_failed));
+        CHECK(t.last(kind::connect_failed)->e.error == asio::error::timed_out);
+        CHECK(t.last(kind::connect_failed)->at - vclock::origin() == 5s);
+        CHECK(t.kinds().back() == kind::backing_off);
+    }
+    // The second step starts after the signal: it sees it, and fails at once.
+    c.start_second();
+    t.run();
+    CHECK(c.saw_cancelled);
+    CHECK(t.count(kind::connect_failed) == (by_close ? 0u : 1u)); // its late result: nothing
+    if (by_close) {
+        CHECK(run.calls->size() == 1u);
+    } else {
+        t.advance(1s); // the wait after the timeout
+        CHECK(c.attempts == 2u);
+    }
+}
+
+TEST_CASE("reconnect: an attempt that ignores its cancellation fails at connect_timeout, and its "
+          "late stream is closed",
+          "[reconnect][virtual][cancel]") {
+    rig t;
+    t.server.honour_slot = false;
+    t.server.delay = 8s; // every connect takes 8 s, and nothing stops it
+    done_rec run;
+    t.client->async_run(run.handler());
+    t.advance(5s);
+    REQUIRE(t.last(kind::connect_failed));
+    CHECK(t.last(kind::connect_failed)->e.error == asio::error::timed_out);
+    CHECK(t.last(kind::connect_failed)->at - vclock::origin() == 5s);
+    CHECK(t.kinds().back() == kind::backing_off);
+    t.advance(1s);
+    CHECK(t.server.attempts.size() == 2u); // the next attempt did not wait for the first
+    t.advance(2s);                         // 8 s: the first attempt's stream arrives, late
+    REQUIRE(t.server.peers.size() == 1u);
+    CHECK(t.server.peers[0].use_count() == 1); // dropped: nobody but the server holds it
+    CHECK_FALSE(t.client->connected());
+    CHECK(t.count(kind::connect_failed) == 1u);
+    t.client->close(); // the second attempt too is not waited for
+    t.run();
+    REQUIRE(run.done());
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+TEST_CASE("reconnect: sessions that end at once count as failed attempts: the backoff grows and "
+          "max_attempts gives up",
+          "[reconnect][virtual][backoff]") {
+    auto ro = rig::quiet_reconnect();
+    ro.max_attempts = 4;
+    rig t(ro);
+    t.server.close_at_once = true; // accepts, then resets at once: a balancer with no backend
+    done_rec run;
+    t.client->async_run(run.handler());
+    REQUIRE(t.advance_until([&] { return run.done(); }, 60s));
+    CHECK(run.ec() == heartbeat::error::gave_up);
+    REQUIRE(t.server.attempts.size() == 4u);
+    // Waits 1, 2, 4 s: each short session was a failure, none reset the backoff.
+    CHECK(t.server.attempts[1] - t.server.attempts[0] == 1s);
+    CHECK(t.server.attempts[2] - t.server.attempts[1] == 2s);
+    CHECK(t.server.attempts[3] - t.server.attempts[2] == 4s);
+    CHECK(t.count(kind::connected) == 4u);
+    CHECK(t.count(kind::disconnected) == 4u);
+    REQUIRE(t.last(kind::gave_up));
+    CHECK(t.last(kind::gave_up)->e.attempt == 4u);
+    CHECK(t.last(kind::gave_up)->e.error == asio::error::connection_reset);
+}
+
+TEST_CASE("reconnect: a session that stayed up initial_backoff resets the backoff and the count, "
+          "a shorter one is a failure",
+          "[reconnect][virtual][backoff]") {
+    const bool long_enough = GENERATE(false, true);
+    INFO((long_enough ? "up 1 s" : "up 999 ms"));
+    auto ro = rig::quiet_reconnect();
+    ro.max_attempts = 3;
+    rig t(ro);
+    t.server.close_at_once = true;
+    done_rec run;
+    t.client->async_run(run.handler());
+    // Two short sessions (at 0 and 1 s): two failures in a row, then the third attempt stays up.
+    REQUIRE(t.advance_until([&] { return t.server.attempts.size() == 2; }, 10s));
+    t.server.close_at_once = false;
+    REQUIRE(t.advance_until([&] { return t.client->connected(); }, 10s));
+    CHECK(vclock::now() - vclock::origin() == 3s);
+    t.advance(long_enough ? 1s : 1s - 1ms);
+    t.server.peers.back()->fail_reads(asio::error::connection_reset);
+    t.run();
+    if (long_enough) {
+        CHECK_FALSE(run.done());
+        REQUIRE(t.last(kind::backing_off));
+        CHECK(t.last(kind::backing_off)->e.delay == 1s);
+        CHECK(t.last(kind::backing_off)->e.attempt == 1u);
+    } else {
+        REQUIRE(run.done()); // the third failure in a row
+        CHECK(run.ec() == heartbeat::error::gave_up);
+        REQUIRE(t.last(kind::gave_up));
+        CHECK(t.last(kind::gave_up)->e.attempt == 3u);
+    }
+}
+
+TEST_CASE("reconnect: a connect function that drops its handler, or throws, fails the attempt",
+          "[reconnect][virtual][cancel]") {
+#if HEARTBEAT_HAS_EXCEPTIONS
+    const bool throws = GENERATE(false, true);
+#else
+    const bool throws = false;
+#endif
+    INFO((throws ? "throws" : "drops its handler"));
+    rig t;
+    std::size_t calls = 0;
+    t.use_connect([&](heartbeat::connect_handler<memory_stream> done) {
+        if (++calls == 1) {
+#if HEARTBEAT_HAS_EXCEPTIONS
+            if (throws)
+                throw std::runtime_error("no route");
+#endif
+            return; // `done` is dropped uncalled
+        }
+        t.server.accept(std::move(done));
+    });
+    done_rec run;
+    t.client->async_run(run.handler());
+#if HEARTBEAT_HAS_EXCEPTIONS
+    if (throws)
+        CHECK_THROWS_AS(t.run(), std::runtime_error); // out of io_context::run, as Asio does
+#endif
+    t.run();
+    REQUIRE(t.last(kind::connect_failed));
+    CHECK(t.last(kind::connect_failed)->e.error == asio::error::operation_aborted);
+    CHECK(t.last(kind::connect_failed)->at == vclock::origin());
+    CHECK(t.kinds().back() == kind::backing_off);
+    t.advance(1s);
+    CHECK(calls == 2u);
+    CHECK(t.client->connected());
+    t.client->close();
+    t.run();
+    CHECK(run.ec() == asio::error::operation_aborted);
+}
+
+TEST_CASE("reconnect_options: durations the clock cannot hold are refused",
+          "[reconnect][options]") {
+    using o_t = heartbeat::reconnect_options;
+    const auto field = [](auto change) {
+        heartbeat::reconnect_options o;
+        change(o);
+        const heartbeat::invalid_setting bad = o.first_invalid();
+        return std::string(bad ? bad.field : "");
+    };
+    constexpr auto huge = std::chrono::milliseconds::max();
+    CHECK(field([&](o_t& o) { o.max_backoff = huge; }) == "max_backoff");
+    CHECK(field([&](o_t& o) { o.connect_timeout = huge; }) == "connect_timeout");
+    CHECK(field([&](o_t& o) {
+              o.initial_backoff = huge;
+              o.max_backoff = huge;
+          }) != "");
+    CHECK(field([](o_t& o) { o.max_backoff = o_t::max_duration; }) == "");
+    CHECK(field([](o_t& o) { o.connect_timeout = o_t::max_duration; }) == "");
+    CHECK(field([](o_t& o) { o.connect_timeout = o_t::max_duration + 1ms; }) == "connect_timeout");
+}
+
+TEST_CASE("reconnect: sends while the current session is ending wait for the next one",
+          "[reconnect][virtual][send]") {
+    rig t;
+    done_rec run, sent;
+    t.client->async_run(run.handler());
+    t.run();
+    REQUIRE(t.client->connected());
+    t.advance(1s);
+    // The session's verdict: it stops and closes its stream; its async_run's completion is
+    // posted, so the client still holds it as current. One handler at a time up to there.
+    t.server.peers[0]->fail_reads(asio::error::connection_reset);
+    while (!t.server.peers[0]->closed)
+        REQUIRE(t.io.poll_one() == 1u);
+    REQUIRE(t.client->connected()); // the window: the session is ending, the client not told
+    t.client->async_send("queued", sent.handler());
+    CHECK_FALSE(t.client->try_send("also"));
+    t.run();
+    CHECK_FALSE(t.client->connected());
+    CHECK_FALSE(sent.done()); // it waits for the next session instead of failing
+    REQUIRE(t.advance_until([&] { return t.client->connected(); }, 2s));
+    t.run();
+    REQUIRE(sent.done());
+    CHECK_FALSE(sent.ec());
+    REQUIRE(t.server.peers.size() == 2u);
+    CHECK(rig::lines(*t.server.peers[1]) == std::vector<std::string>{"queued", "also"});
+    CHECK(rig::lines(*t.server.peers[0]).empty());
+}
+
+TEST_CASE("reconnect: frames held by ended sessions are bounded by receive_queue_limit in all",
+          "[reconnect][virtual][receive]") {
+    heartbeat::options so = rig::still_session();
+    so.max_frame_size = 64;
+    so.receive_queue_limit = 3 * (8 + sizeof(std::string)); // three 8-byte frames
+    rig t(rig::quiet_reconnect(), so);
+    t.client->async_run([](error_code) {});
+    t.run();
+    // Four sessions end with two frames each (below the limit: they keep reading), the
+    // application never receiving.
+    for (std::size_t i = 0; i < 4; ++i) {
+        REQUIRE(t.advance_until([&] { return t.server.peers.size() == i + 1; }, 2s));
+        t.advance(1s);
+        for (int j = 0; j < 2; ++j)
+            t.server.peers[i]->give("s" + std::to_string(i) + "-f" + std::to_string(j) + "---\n");
+        t.run();
+        t.server.peers[i]->fail_reads(asio::error::connection_reset);
+        t.run();
+    }
+    REQUIRE(t.advance_until([&] { return t.client->connected(); }, 2s));
+    t.server.peers.back()->give("live-001\n");
+    t.run();
+    // The first session's two frames and the second's first fill the bound; the rest of the
+    // ended sessions' are dropped, as if their connections had died before those frames came.
+    // The live session's follow.
+    std::vector<std::string> got;
+    for (int k = 0; k < 4; ++k) {
+        frame_rec r;
+        t.client->async_receive(r.handler());
+        t.run();
+        REQUIRE(r.done());
+        got.push_back(r.frame());
+    }
+    CHECK(got == std::vector<std::string>{"s0-f0---", "s0-f1---", "s1-f0---", "live-001"});
+}
+
+TEST_CASE("reconnect: make-before-break retries a failed spare after a backoff while the "
+          "session is suspect, or with keep_spare",
+          "[reconnect][virtual][mbb]") {
+    const bool keep = GENERATE(false, true);
+    INFO((keep ? "keep_spare, healthy" : "suspect"));
+    auto ro = rig::quiet_reconnect();
+    ro.make_before_break = true;
+    ro.keep_spare = keep;
+    heartbeat::options so;
+    so.ping_interval = 100ms;
+    so.read_timeout = 8s; // suspect after 4 s of silence, dead after 8 s
+    so.write_timeout = 0ms;
+    rig t(ro, so);
+    t.client->async_run([](error_code) {});
+    t.run();
+    REQUIRE(t.client->connected());
+    if (keep) {
+        // A spare comes up, the session recovers, the spare is kept; then its session ends.
+        REQUIRE(t.advance_until([&] { return t.count(kind::spare_ready) == 1; }, 5s));
+        t.server.peers[0]->give("PONG\n");
+        t.run();
+        REQUIRE(t.server.peers.size() == 2u);
+        t.server.m = fake_server::mode::refuse;
+        t.server.peers[1]->fail_reads(asio::error::connection_reset);
+        t.run();
+    } else {
+        t.server.m = fake_server::mode::refuse;
+        REQUIRE(t.advance_until([&] { return t.count(kind::spare_connecting) == 1; }, 5s));
+    }
+    REQUIRE(t.count(kind::spare_failed) == 1u);
+    const vtime failed = t.last(kind::spare_failed)->at;
+    // Retried after the backoff's first wait (1 s), then its second (2 s), while wanted.
+    REQUIRE(t.advance_until([&] { return t.count(kind::spare_connecting) == 2; }, 1500ms));
+    CHECK(t.last(kind::spare_connecting)->at - failed == 1s);
+    CHECK(t.last(kind::spare_connecting)->e.attempt == 2u);
+    if (keep) {
+        t.server.peers[0]->give("PONG\n"); // keep the session healthy meanwhile
+        t.run();
+    }
+    t.server.m = fake_server::mode::accept;
+    REQUIRE(t.advance_until([&] { return t.count(kind::spare_connecting) == 3; }, 2500ms));
+    CHECK(t.last(kind::spare_connecting)->at - failed == 3s);
+    t.run();
+    CHECK(t.count(kind::spare_ready) == (keep ? 2u : 1u));
+    CHECK(t.count(kind::connecting) == 1u); // none of these was a reconnect
+}
 
 } // namespace hbt

@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #if defined(__unix__)
@@ -371,6 +373,152 @@ spread measure_spread(std::size_t clients, bool jitter) {
 }
 
 } // namespace
+
+TEST_CASE("reconnect over loopback: a client on a strand of an io_context run by two threads, "
+          "closed from a third, across a reconnect",
+          "[reconnect][socket][threads]") {
+    // The documented multi-threaded use: the client, its connect function's sockets and every
+    // call on one strand; close() from another thread. Built with -fsanitize=thread by
+    // scripts/test.sh --sanitize thread.
+    heartbeat::options so;
+    so.ping_interval = 50ms;
+    so.read_timeout = 2s;
+    so.shutdown_timeout = 50ms;
+
+    // The server: an echo server on an io_context of its own, run by one thread. "drop"
+    // closes the connection instead of echoing.
+    asio::io_context sio;
+    auto server_guard = asio::make_work_guard(sio);
+    tcp::acceptor acceptor(sio, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    const tcp::endpoint ep = acceptor.local_endpoint();
+    std::vector<std::shared_ptr<line_session>> server_sessions; // on sio's thread only
+    std::function<void(std::shared_ptr<line_session>)> echo =
+        [&echo](const std::shared_ptr<line_session>& s) {
+            s->async_receive([&echo, s](error_code ec, std::string f) {
+                if (ec)
+                    return;
+                if (f == "drop") {
+                    s->close();
+                    return;
+                }
+                s->async_send(std::move(f), [](error_code) {});
+                echo(s);
+            });
+        };
+    std::function<void()> accept = [&] {
+        acceptor.async_accept([&](error_code ec, tcp::socket socket) {
+            if (ec)
+                return;
+            auto s = std::make_shared<line_session>(std::move(socket), so);
+            server_sessions.push_back(s);
+            s->async_run([s](error_code) {});
+            echo(s);
+            accept();
+        });
+    };
+    accept();
+
+    asio::io_context ioc(2);
+    auto guard = asio::make_work_guard(ioc);
+    auto strand = asio::make_strand(ioc);
+    heartbeat::reconnect_options ro;
+    ro.initial_backoff = 50ms;
+    ro.max_backoff = 200ms;
+    ro.connect_timeout = 2s;
+    auto connect = [strand, ep](heartbeat::connect_handler<tcp::socket> done) {
+        auto socket = std::make_unique<tcp::socket>(strand);
+        tcp::socket& s = *socket;
+        auto slot = done.get_cancellation_slot();
+        s.async_connect(ep,
+                        asio::bind_cancellation_slot(
+                            slot, [socket = std::move(socket), done = std::move(done)](
+                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
+    };
+    std::optional<client_type> client;
+    client.emplace(strand, connect, ro, so);
+
+    // On the strand: send 0..9, each after the echo of the one before; then "drop", and once
+    // the client saw the session end, 10..19 the same way over the next session.
+    struct driver {
+        client_type* client;
+        int next = 0;
+        bool dropped = false;
+        std::vector<std::string> got;
+        std::promise<void> finished;
+        void step() {
+            if (next == 10 && !dropped) {
+                dropped = true;
+                client->async_send("drop", [](error_code) {});
+                return; // resumed by the observer, at `disconnected`
+            }
+            if (next == 20) {
+                finished.set_value();
+                return;
+            }
+            client->async_send(std::to_string(next), [](error_code) {});
+            client->async_receive([this](error_code ec, std::string f) {
+                if (ec)
+                    return;
+                got.push_back(std::move(f));
+                ++next;
+                step();
+            });
+        }
+    } d;
+    d.client = &*client;
+    std::size_t connected = 0;
+    client->set_observer([&](const heartbeat::reconnect_event& e) {
+        if (e.what == kind::connected)
+            ++connected;
+        if (e.what == kind::disconnected && d.dropped && d.next == 10)
+            d.step();
+    });
+    std::promise<error_code> run_done;
+    asio::post(strand, [&] {
+        client->async_run([&](error_code ec) { run_done.set_value(ec); });
+        d.step();
+    });
+    std::thread server_thread([&] { sio.run(); });
+    std::thread t1([&] { ioc.run(); });
+    std::thread t2([&] { ioc.run(); });
+
+    const bool finished = d.finished.get_future().wait_for(hard_cap()) == std::future_status::ready;
+    client->close(); // from this thread: safe from any
+    auto run_future = run_done.get_future();
+    const bool ended = run_future.wait_for(hard_cap()) == std::future_status::ready;
+    // The client is destroyed on its strand, then both contexts run out of work.
+    std::promise<void> destroyed;
+    asio::post(strand, [&] {
+        client.reset();
+        destroyed.set_value();
+    });
+    const bool gone = destroyed.get_future().wait_for(hard_cap()) == std::future_status::ready;
+    asio::post(sio, [&] {
+        error_code ignored;
+        acceptor.close(ignored);
+        for (auto& s : server_sessions)
+            s->close();
+        server_sessions.clear();
+    });
+    guard.reset();
+    server_guard.reset();
+    if (!(finished && ended && gone)) {
+        ioc.stop();
+        sio.stop();
+    }
+    t1.join();
+    t2.join();
+    server_thread.join();
+    REQUIRE(finished);
+    REQUIRE(ended);
+    CHECK(gone);
+    CHECK(run_future.get() == asio::error::operation_aborted);
+    std::vector<std::string> expected;
+    for (int i = 0; i < 20; ++i)
+        expected.push_back(std::to_string(i));
+    CHECK(d.got == expected);
+    CHECK(connected == 2u);
+}
 
 TEST_CASE("reconnect spread: 1,000 clients whose server restarts come back spread over the "
           "first wait with full jitter, in one wave without",

@@ -63,6 +63,8 @@ heartbeat::reconnecting_client<tls_stream>::connect_function tls_connector(asio:
                                                            std::error_code ec) mutable {
                 if (ec)
                     return done(ec, std::move(*stream));
+                if (done.cancelled()) // close() or connect_timeout between the two steps
+                    return done(asio::error::operation_aborted, std::move(*stream));
                 tls_stream& s = *stream;
                 s.async_handshake(
                     asio::ssl::stream_base::client,

@@ -60,6 +60,7 @@ public:
 
     error_code try_send(std::string_view frame);
     bool try_receive(std::string& frame);
+    bool ending() const noexcept; // the verdict is given, or close() ran
 
     void set_health_observer(std::function<void(heartbeat::health)> observer);
     void close();
@@ -203,6 +204,7 @@ public:
 // begin-snippet: reconnect_options
 struct reconnect_options {
     using duration = std::chrono::milliseconds;
+    static constexpr duration max_duration = std::chrono::hours(24 * 365); // longest wait
 
     duration initial_backoff = std::chrono::seconds(1);
     double backoff_multiplier = 1.6;
@@ -294,6 +296,7 @@ public:
 
     executor_type get_executor() const noexcept;
     cancellation_slot_type get_cancellation_slot() const noexcept;
+    bool cancelled() const noexcept; // check before each step after the first
     void operator()(error_code ec, Stream stream);
 };
 // end-snippet: reconnecting_client
@@ -355,6 +358,7 @@ HEARTBEAT_DOCS_SAME_MEMBER(options);
 HEARTBEAT_DOCS_SAME_MEMBER(statistics);
 HEARTBEAT_DOCS_SAME_MEMBER(try_send);
 HEARTBEAT_DOCS_SAME_MEMBER(try_receive);
+HEARTBEAT_DOCS_SAME_MEMBER(ending);
 HEARTBEAT_DOCS_SAME_MEMBER(set_health_observer);
 HEARTBEAT_DOCS_SAME_MEMBER(close);
 #undef HEARTBEAT_DOCS_SAME_MEMBER
@@ -566,6 +570,8 @@ static_assert(std::is_same_v<signature_t<decltype(&real_handler::get_executor)>,
                              signature_t<decltype(&shown_handler::get_executor)>>);
 static_assert(std::is_same_v<signature_t<decltype(&real_handler::get_cancellation_slot)>,
                              signature_t<decltype(&shown_handler::get_cancellation_slot)>>);
+static_assert(std::is_same_v<signature_t<decltype(&real_handler::cancelled)>,
+                             signature_t<decltype(&shown_handler::cancelled)>>);
 static_assert(std::is_same_v<signature_t<decltype(&real_handler::operator())>,
                              signature_t<decltype(&shown_handler::operator())>>);
 static_assert(std::is_nothrow_move_constructible_v<real_handler> &&
@@ -573,6 +579,8 @@ static_assert(std::is_nothrow_move_constructible_v<real_handler> &&
 
 static_assert(
     std::is_same_v<heartbeat::reconnect_options::duration, synopsis::reconnect_options::duration>);
+static_assert(heartbeat::reconnect_options::max_duration ==
+              synopsis::reconnect_options::max_duration);
 HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, initial_backoff);
 HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, backoff_multiplier);
 HEARTBEAT_DOCS_SAME_FIELD(reconnect_options, max_backoff);

@@ -18,6 +18,18 @@ struct connect_attempt {
     bool spare = false;     // make-before-break's attempt
     bool timed_out = false; // connect_timeout passed: cancelled, reported as timed_out
     bool abandoned = false; // no longer wanted: its stream, if any, is closed
+    bool cancelled = false; // `signal` was emitted: connect_handler::cancelled()
+    bool settled = false;   // the client is done with it: a result that comes later is dropped
+    bool emitting = false;  // `signal` is being emitted: its slot's handler is running
+
+    /// The attempt's result is on its way: the operation whose cancellation handler the slot
+    /// may still hold has completed (Asio leaves that handler installed), and its I/O object
+    /// may be gone, so the handler is removed before anything could emit the signal. Not while
+    /// that handler runs (a slot handler may call the connect handler inline).
+    void forget_slot_handler() noexcept {
+        if (!emitting)
+            signal.slot().clear();
+    }
 };
 
 /// Where a connect_handler delivers: the client's state.
@@ -26,6 +38,8 @@ class connect_sink {
 public:
     virtual void connect_done(const std::shared_ptr<connect_attempt>& attempt, error_code ec,
                               Stream&& stream) = 0;
+    /// The handler was destroyed uncalled (the connect function dropped it, or threw).
+    virtual void connect_dropped(const std::shared_ptr<connect_attempt>& attempt) = 0;
 
 protected:
     connect_sink() = default;
@@ -45,13 +59,32 @@ protected:
 ///
 /// Its associated executor is the client's, and its associated cancellation slot is emitted
 /// (terminal) when the attempt is no longer wanted: close(), connect_timeout, a spare the client
-/// no longer needs. Bind the slot to the operations of the attempt so that they end at once:
+/// no longer needs. Bind the slot to each step of the attempt so that they end at once:
 ///
 ///     auto slot = done.get_cancellation_slot();
 ///     asio::async_connect(socket, endpoints, asio::bind_cancellation_slot(slot, ...));
 ///
-/// An attempt that ignores the slot still works, but close() and the client's async_run then
-/// wait for it to complete.
+/// Steps: an attempt in several steps (resolve, connect, TLS handshake) must check cancelled()
+/// before it starts each step after the first, and complete with operation_aborted if it is
+/// set. A cancellation that comes between two steps finds the slot empty (the step before has
+/// completed, the next is not started): it is not delivered again to the next step, and only
+/// cancelled() remembers it. Call cancelled() on the client's executor.
+///
+/// The client does not wait for an attempt it no longer wants: when the signal is emitted, the
+/// attempt is over for the client (close() completes async_run without it; connect_timeout
+/// reports connect_failed with net::error::timed_out at once and backs off). A stream delivered
+/// later is closed (destroyed) unused. An attempt that ignores the slot and cancelled() still
+/// works, but keeps its own resources (a socket, a resolver) until it completes.
+///
+/// Asio leaves a completed operation's cancellation handler in the slot: before a step's I/O
+/// object is destroyed while the attempt goes on (a resolver, once resolved), clear the slot
+/// (`done.get_cancellation_slot().clear()`) or bind the next step to it first, or a later
+/// cancellation would call into the destroyed object. Calling the handler clears it.
+///
+/// Destroying the handler uncalled (the connect function dropped it, or threw) ends the attempt
+/// with operation_aborted, through a posted turn, never inline; an exception thrown by the
+/// connect function leaves io_context::run(), as from any handler. The handler must not outlive
+/// the client's io_context (as any handler).
 template <class Stream>
 class connect_handler {
 public:
@@ -73,11 +106,33 @@ public:
     connect_handler& operator=(connect_handler&&) = delete;
     connect_handler(const connect_handler&) = delete;
     connect_handler& operator=(const connect_handler&) = delete;
-    ~connect_handler() = default;
+    /// Uncalled: ends the attempt with operation_aborted, in a posted turn.
+    ~connect_handler() {
+        if (!sink_)
+            return;
+        attempt_->forget_slot_handler();
+#if HEARTBEAT_HAS_EXCEPTIONS
+        try {
+#endif
+            net::post(ex_, [sink = std::move(sink_), attempt = attempt_] {
+                sink->connect_dropped(attempt);
+            });
+#if HEARTBEAT_HAS_EXCEPTIONS
+        } catch (...) { // out of memory: the attempt stays pending, as before this was added
+        }
+#endif
+    }
 
-    executor_type get_executor() const noexcept { return ex_; }
+    executor_type get_executor() const noexcept {
+        return ex_;
+    }
     cancellation_slot_type get_cancellation_slot() const noexcept {
         return attempt_ ? attempt_->signal.slot() : cancellation_slot_type();
+    }
+    /// Whether the attempt was cancelled (close(), connect_timeout, a spare no longer needed),
+    /// also when the slot was empty then: check it before each step after the first.
+    bool cancelled() const noexcept {
+        return attempt_ && attempt_->cancelled;
     }
 
     /// Delivers the result; the client takes it in a posted turn.
@@ -85,6 +140,7 @@ public:
         HEARTBEAT_ASSERT(sink_, "connect_handler called twice, or after it was moved from");
         if (!sink_)
             return;
+        attempt_->forget_slot_handler();
         net::post(ex_, [sink = std::move(sink_), attempt = attempt_, ec,
                         stream = std::move(stream)]() mutable {
             sink->connect_done(attempt, ec, std::move(stream));

@@ -16,12 +16,16 @@ HEARTBEAT_NAMESPACE_BEGIN
 
 struct reconnect_options {
     using duration = std::chrono::milliseconds;
+    /// The longest max_backoff and connect_timeout: a year. Longer (milliseconds::max() among
+    /// them) would overflow the clock's duration when a timer is set, so it is refused.
+    static constexpr duration max_duration = std::chrono::hours(24 * 365);
 
     /// Backoff: the n-th wait in a row (n = 0, 1, 2, ...) before an attempt is drawn uniformly
     /// from [0, min(max_backoff, initial_backoff x backoff_multiplier^n)] ("full jitter"). A run
     /// of waits starts when a session ends or the first attempt of async_run fails, and is over
-    /// once an attempt connects. The defaults are gRPC's connection backoff (1 s, x1.6, 120 s),
-    /// with full jitter in place of gRPC's +-20 %, so that clients that lost one server
+    /// once a session stayed up initial_backoff; one that ends sooner counts as a failed
+    /// attempt (towards max_attempts too). The defaults are gRPC's connection backoff (1 s, x1.6,
+    /// 120 s), with full jitter in place of gRPC's +-20 %, so that clients that lost one server
     /// together spread over the whole window.
     duration initial_backoff = std::chrono::seconds(1);
     double backoff_multiplier = 1.6;
@@ -32,7 +36,8 @@ struct reconnect_options {
     /// Seed of the jitter's generator; 0 seeds it from the client's address and the time. Set
     /// it to reproduce a sequence of waits.
     std::uint64_t jitter_seed = 0;
-    /// Give up after this many connection attempts in a row failed: async_run then completes
+    /// Give up after this many connection attempts in a row failed (a session up less than
+    /// initial_backoff counts as a failed attempt): async_run then completes
     /// with error::gave_up. 0 (the default): never give up.
     std::size_t max_attempts = 0;
     /// An attempt that has not completed after this long is cancelled (through the connect
@@ -45,7 +50,10 @@ struct reconnect_options {
     std::size_t queue_limit = std::size_t{1024} * 1024;
     /// Make-before-break: when the current session turns suspect (see health), connect a spare
     /// at once and run a session on it, held ready: if the current session ends, the spare
-    /// takes over without a connect; if it recovers, the spare is closed (or kept, below).
+    /// takes over without a connect; if it recovers, the spare is closed (or kept, below). A
+    /// spare that fails (its attempt, or its session while held) is tried again after a wait
+    /// drawn like the reconnect's (initial_backoff, x backoff_multiplier, up to max_backoff),
+    /// while the current session is still suspect (or with keep_spare).
     bool make_before_break = false;
     /// With make_before_break: keep a ready spare when the current session recovers, so that
     /// the next failure switches at once too. It costs a second connection, heartbeats included.
@@ -63,8 +71,13 @@ struct reconnect_options {
             return bad("backoff_multiplier", "must be at least 1, and finite");
         if (max_backoff < initial_backoff)
             return bad("max_backoff", "must be at least initial_backoff");
+        if (max_backoff > max_duration)
+            return bad("max_backoff", "must be at most a year (reconnect_options::max_duration)");
         if (connect_timeout < duration::zero())
             return bad("connect_timeout", "must not be negative");
+        if (connect_timeout > max_duration)
+            return bad("connect_timeout",
+                       "must be at most a year (reconnect_options::max_duration)");
         if (keep_spare && !make_before_break)
             return bad("keep_spare", "needs make_before_break");
         return {};

@@ -31,7 +31,8 @@ HEARTBEAT_NAMESPACE_BEGIN
 /// (error::gave_up). Every attempt, success and failure reaches the observer.
 ///
 /// Sending: while a session is up, async_send and try_send go straight to it (its semantics,
-/// completions and errors). While none is up they are queued, up to reconnect_options::
+/// completions and errors). While none is up, or the current one is ending (its verdict is
+/// given, its end not yet reported), they are queued, up to reconnect_options::
 /// queue_limit bytes, and handed to the next session in order before anything sent later; past
 /// the limit they fail with error::reconnect_queue_full. A queued async_send completes once the
 /// session it was handed to completes it (so an awaited send waits across the gap), or with the
@@ -41,7 +42,9 @@ HEARTBEAT_NAMESPACE_BEGIN
 /// Receiving: async_receive gets the next frame of whichever session has one, the older first,
 /// so frames of one session never overtake those of the one before; a session's end is not
 /// reported (the client reconnects), only the client's own end, once every frame received
-/// before it was taken.
+/// before it was taken. Frames that sessions held when they ended wait for the application up
+/// to the sessions' options::receive_queue_limit bytes in all; past it, an ending session's
+/// remaining (newest) frames are dropped, as if its connection had died before they came.
 ///
 /// Like a session, the client is used from its executor (a strand when several threads run
 /// the context); close() alone is safe from any thread. The streams the connect function yields
@@ -97,7 +100,8 @@ public:
     /// Calls `observer(event)` for every attempt, success, failure, wait and switch (see
     /// reconnect_event), on the client's executor, once the client's state is whole, never
     /// from inside a call of the application. It may call any member, close() included. An
-    /// empty function removes it.
+    /// empty function removes it. It must not throw: it runs from the end of a turn, in a
+    /// noexcept destructor, so an exception from it calls std::terminate().
     void set_observer(observer_type observer) { state().set_observer(std::move(observer)); }
 
     /// Connects, runs sessions and reconnects until close(), cancellation (terminal or partial)

@@ -165,6 +165,11 @@ public:
     /// that read here. Call it on the session's executor.
     bool try_receive(std::string& frame) { return state().try_receive(frame); }
 
+    /// Whether the session ended or is ending: its verdict is given (or close() ran), so a send
+    /// now fails with its end reason, though its async_run may not have completed yet. Call it
+    /// on the session's executor.
+    bool ending() const noexcept { return state().is_ending(); }
+
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
     /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the
     /// application can prepare a replacement connection before this one is declared dead. Runs

@@ -11,7 +11,7 @@
 // application. Completions are always posted through the handler's executor.
 //
 // Where a frame goes:
-//   async_send / try_send --(a session is up and nothing is queued)--> that session
+//   async_send / try_send --(a session is up, not ending, and nothing is queued)--> that session
 //                         --(none is)--> queue_ (bounded) --(a session comes up)--> it, in order
 //   each session --(async_receive, one at a time, only while the application waits)--> receivers_
 //   sessions that ended stay in sources_ until their held frames are taken, oldest first.
@@ -75,6 +75,7 @@ public:
         , backoff_timer_(ex)
         , connect_timer_(ex)
         , spare_timer_(ex)
+        , spare_backoff_timer_(ex)
         , queue_limit_(std::min(ropts_.queue_limit, sopts_.send_queue_limit)) {}
 
     ~reconnect_state() {
@@ -128,10 +129,12 @@ public:
                 ->complete(ec);
             return;
         }
-        if (current_ && queue_.empty()) {
+        if (current_ && queue_.empty() && !current_->session->ending()) {
             current_->session->async_send(std::move(frame), std::forward<Handler>(handler));
             return;
         }
+        // None is up, or the current one is ending (its verdict is given; its end not yet
+        // known here): queued for the next, as it would fail there.
         send_op* op = make_client_send_op<session_type>(std::forward<Handler>(handler), ex_,
                                                         &cancel_send, this);
         if (const error_code ec = enqueue(std::move(frame), op))
@@ -180,6 +183,7 @@ public:
         if (spare_)
             spare_->abandon();
         sources_.clear();
+        leftover_bytes_ = 0;
         held_.clear();
         while (!receivers_.empty()) {
             receive_op* op = receivers_.front();
@@ -193,45 +197,12 @@ public:
     void connect_done(const std::shared_ptr<connect_attempt>& attempt, error_code ec,
                       Stream&& stream) override {
         turn t(*this);
-        --pending_;
-        const bool spare = attempt->spare;
-        if (attempt == attempt_) {
-            attempt_ = nullptr;
-            cancel_timer(connect_timer_);
-            if (!spare_attempt_) // a spare's attempt that became the reconnect kept its timer
-                cancel_timer(spare_timer_);
-        } else if (attempt == spare_attempt_) {
-            spare_attempt_ = nullptr;
-            cancel_timer(spare_timer_);
-        }
-        if (attempt->timed_out && (!ec || ec == net::error::operation_aborted))
-            ec = net::error::timed_out;
-        if (stopped_ || attempt->abandoned) {
-            if (!stopped_ && spare && !ec)
-                emit({event_kind::spare_discarded, attempt->number, {}, {}});
-            return; // the stream, if any, is closed as it goes out of scope
-        }
-        if (spare) {
-            if (ec) {
-                emit({event_kind::spare_failed, attempt->number, ec, {}});
-                return;
-            }
-            auto c = std::make_shared<connection>(std::move(stream), sopts_, framing_);
-            spare_ = c;
-            run_session(c);
-            emit({event_kind::spare_ready, attempt->number, {}, {}});
-            return;
-        }
-        if (ec) {
-            ++failures_;
-            emit({event_kind::connect_failed, attempt->number, ec, {}});
-            back_off(ec);
-            return;
-        }
-        emit({event_kind::connected, attempt->number, {}, {}});
-        failures_ = 0;
-        waits_ = 0;
-        promote(std::make_shared<connection>(std::move(stream), sopts_, framing_), true);
+        attempt_result(attempt, ec, &stream);
+    }
+
+    void connect_dropped(const std::shared_ptr<connect_attempt>& attempt) override {
+        turn t(*this);
+        attempt_result(attempt, net::error::operation_aborted, nullptr);
     }
 
 private:
@@ -240,13 +211,15 @@ private:
     /// A session the client owns, from its connect until its held frames are taken.
     struct connection {
         connection(Stream&& stream, const options& o, const Framing& f)
-            : session(std::in_place, std::move(stream), o, f) {}
+            : session(std::in_place, std::move(stream), o, f)
+            , up_since(Clock::now()) {}
         /// Ends the session now (its destructor): when the client is abandoned, or once it
         /// ended and its held frames were moved to `leftover`.
         void abandon() noexcept { session.reset(); }
 
         std::optional<session_type> session; // empty once abandoned or drained
         bool ended = false;                  // its async_run completed
+        typename Clock::time_point up_since; // when it connected
         std::deque<std::string> leftover;    // frames it held at its end, not yet taken
     };
     using conn_ptr = std::shared_ptr<connection>;
@@ -314,12 +287,84 @@ private:
 
     // ---- Attempts and backoff -------------------------------------------------------------
 
+    /// An attempt's outcome: its result (`stream` null when there is none), or its timeout.
+    /// The first outcome settles it; a result that comes after is dropped (its stream closed).
+    void attempt_result(const std::shared_ptr<connect_attempt>& attempt, error_code ec,
+                        Stream* stream) {
+        if (attempt->settled) {
+            if (attempt->abandoned && attempt->spare && !ec && stream && !stopped_)
+                emit({event_kind::spare_discarded, attempt->number, {}, {}});
+            return; // the stream, if any, is closed as it goes out of scope
+        }
+        settle(attempt);
+        if (stopped_)
+            return;
+        if (ec || !stream) {
+            if (!ec)
+                ec = net::error::operation_aborted;
+            if (attempt->spare) {
+                emit({event_kind::spare_failed, attempt->number, ec, {}});
+                retry_spare();
+                return;
+            }
+            ++failures_;
+            emit({event_kind::connect_failed, attempt->number, ec, {}});
+            back_off(ec);
+            return;
+        }
+        auto c = std::make_shared<connection>(std::move(*stream), sopts_, framing_);
+        if (attempt->spare) {
+            spare_ = c;
+            spare_waits_ = 0;
+            run_session(c);
+            emit({event_kind::spare_ready, attempt->number, {}, {}});
+            return;
+        }
+        // The backoff and the count towards max_attempts are reset only once this session has
+        // stayed up initial_backoff (session_ended): a server that accepts and closes at once
+        // must not make the client reconnect in a tight loop, nor count as a success.
+        emit({event_kind::connected, attempt->number, {}, {}});
+        promote(c, true);
+    }
+
+    /// The client is done with `attempt`: it no longer counts as pending, and its timer stops.
+    void settle(const std::shared_ptr<connect_attempt>& attempt) {
+        attempt->settled = true;
+        --pending_;
+        if (attempt == attempt_) {
+            attempt_ = nullptr;
+            cancel_timer(connect_timer_);
+            if (!spare_attempt_) // a spare's attempt that became the reconnect kept its timer
+                cancel_timer(spare_timer_);
+        } else if (attempt == spare_attempt_) {
+            spare_attempt_ = nullptr;
+            cancel_timer(spare_timer_);
+        }
+    }
+
+    /// Emits the attempt's cancellation, and remembers it for a step the connect function has
+    /// yet to start (connect_handler::cancelled()).
+    static void cancel_attempt(const std::shared_ptr<connect_attempt>& attempt) {
+        attempt->cancelled = true;
+        attempt->emitting = true;
+        attempt->signal.emit(net::cancellation_type::terminal);
+        attempt->emitting = false;
+    }
+
+    /// No longer wanted: settled now, not waited for; its stream, if one comes, is closed.
+    void
+    abandon_attempt(std::shared_ptr<connect_attempt> attempt) { // a copy: settle() nulls the member
+        attempt->abandoned = true;
+        settle(attempt);
+        cancel_attempt(attempt);
+    }
+
     void start_attempt(bool spare) {
         if (stopped_)
             return;
         auto attempt = std::make_shared<connect_attempt>();
         attempt->spare = spare;
-        attempt->number = spare ? 1 : failures_ + 1;
+        attempt->number = spare ? spare_waits_ + 1 : failures_ + 1;
         (spare ? spare_attempt_ : attempt_) = attempt;
         emit({spare ? event_kind::spare_connecting : event_kind::connecting,
               attempt->number,
@@ -332,10 +377,12 @@ private:
             timer.async_wait([self = this->shared_from_this(), attempt](error_code ec) {
                 turn t(*self);
                 --self->pending_;
-                if (ec || (attempt != self->attempt_ && attempt != self->spare_attempt_))
+                if (ec || attempt->settled)
                     return;
+                // Failed now, whether or not the connect function honours the cancellation.
                 attempt->timed_out = true;
-                attempt->signal.emit(net::cancellation_type::terminal);
+                cancel_attempt(attempt);
+                self->attempt_result(attempt, net::error::timed_out, nullptr);
             });
         }
         ++pending_;
@@ -343,6 +390,33 @@ private:
         std::shared_ptr<connect_sink<Stream>> sink(this->shared_from_this(),
                                                    static_cast<connect_sink<Stream>*>(this));
         connect_(connect_handler<Stream>(std::move(sink), attempt, ex_));
+    }
+
+    /// Make-before-break: a spare that failed (its attempt, or its session while held) is
+    /// tried again after a wait of the same backoff, while the current session is suspect, or
+    /// with keep_spare.
+    void retry_spare() {
+        if (stopped_ || !ropts_.make_before_break || !current_ || spare_ || spare_attempt_ ||
+            !(suspect_ || ropts_.keep_spare))
+            return;
+        spare_backoff_timer_.expires_after(backoff_.delay(spare_waits_++));
+        ++pending_;
+        spare_backoff_timer_.async_wait(
+            [self = this->shared_from_this(), generation = ++spare_generation_](error_code ec) {
+                turn t(*self);
+                --self->pending_;
+                if (ec || generation != self->spare_generation_ || self->stopped_ ||
+                    !self->current_ || self->spare_ || self->spare_attempt_ ||
+                    !(self->suspect_ || self->ropts_.keep_spare))
+                    return;
+                self->start_attempt(true);
+            });
+    }
+
+    void cancel_spare_retry() {
+        ++spare_generation_;
+        spare_waits_ = 0;
+        cancel_timer(spare_backoff_timer_);
     }
 
     void back_off(error_code last) {
@@ -400,15 +474,28 @@ private:
         release(c);
         if (c == spare_) {
             spare_ = nullptr;
-            if (!stopped_)
+            if (!stopped_) {
                 emit({event_kind::spare_failed, 0, ec, {}});
+                retry_spare();
+            }
             return;
         }
         if (c != current_)
             return;
         current_ = nullptr;
+        cancel_spare_retry(); // a spare for the session that ended is no longer due
         if (stopped_)
             return;
+        // A session counts as a success only once it stayed up initial_backoff: by then the
+        // attempt that made it was at least one first wait ago, so resetting cannot make the
+        // client reconnect faster than its first wait allows. Shorter, it was a failed attempt:
+        // the backoff keeps growing and max_attempts counts it.
+        if (Clock::now() - c->up_since >= ropts_.initial_backoff) {
+            failures_ = 0;
+            waits_ = 0;
+        } else {
+            ++failures_;
+        }
         emit({event_kind::disconnected, 0, ec, {}});
         if (spare_) { // make-before-break: no connect needed
             conn_ptr spare = std::exchange(spare_, nullptr);
@@ -422,7 +509,6 @@ private:
             attempt_->number = failures_ + 1;
             return; // its connect timeout stays on spare_timer_
         }
-        waits_ = 0;
         back_off(ec);
     }
 
@@ -437,13 +523,11 @@ private:
         }
         if (ropts_.keep_spare)
             return;
+        cancel_spare_retry();
         if (spare_attempt_) {
             // Reported as spare_discarded if it still returns a stream. Forgotten now, so that
             // the next suspect starts a spare of its own.
-            const auto attempt = std::exchange(spare_attempt_, nullptr);
-            attempt->abandoned = true;
-            cancel_timer(spare_timer_);
-            attempt->signal.emit(net::cancellation_type::terminal);
+            abandon_attempt(spare_attempt_);
         }
         if (spare_) {
             spare_->session->close();
@@ -477,9 +561,9 @@ private:
         return {};
     }
 
-    /// Hands the queue to the current session, in order.
+    /// Hands the queue to the current session, in order; not to one that is ending.
     void flush_queue() {
-        while (current_ && !queue_.empty()) {
+        while (current_ && !queue_.empty() && !current_->session->ending()) {
             queued& q = queue_.front();
             if (q.op) {
                 send_op* op = std::exchange(q.op, nullptr);
@@ -534,6 +618,7 @@ private:
             }
             const conn_ptr& source = sources_.front();
             if (!source->leftover.empty()) {
+                leftover_bytes_ -= held_cost(source->leftover.front());
                 deliver_frame(std::move(source->leftover.front()));
                 source->leftover.pop_front();
                 continue;
@@ -597,11 +682,25 @@ private:
         const auto it = std::find(sources_.begin(), sources_.end(), c);
         if (it == sources_.end())
             return; // a spare, or a session whose frames were all taken: freed with `c`
-        for (std::string frame; c->session->try_receive(frame); frame = std::string())
+        // Bounded in all by receive_queue_limit (counted as a session counts its held frames),
+        // since no session's limit pushes back on these any more: past it, the rest of this
+        // session's frames are dropped, the newest, as if its connection had died before they
+        // came.
+        for (std::string frame; c->session->try_receive(frame); frame = std::string()) {
+            const std::size_t cost = held_cost(frame);
+            if (cost >
+                sopts_.receive_queue_limit - std::min(sopts_.receive_queue_limit, leftover_bytes_))
+                break;
+            leftover_bytes_ += cost;
             c->leftover.push_back(std::move(frame));
+        }
         c->abandon(); // safe from its own run's handler: nothing of it is pending
         if (c->leftover.empty())
             sources_.erase(it);
+    }
+
+    static std::size_t held_cost(const std::string& frame) noexcept {
+        return frame.size() + sizeof(std::string);
     }
 
     void deliver_frame(std::string&& frame) {
@@ -648,11 +747,11 @@ private:
         cancel_timer(backoff_timer_);
         cancel_timer(connect_timer_);
         cancel_timer(spare_timer_);
+        cancel_timer(spare_backoff_timer_);
+        // Not waited for: async_run completes without them (connect_handler's contract).
         for (auto* a : {&attempt_, &spare_attempt_}) {
-            if (*a) {
-                (*a)->abandoned = true;
-                (*a)->signal.emit(net::cancellation_type::terminal);
-            }
+            if (const std::shared_ptr<connect_attempt> attempt = *a)
+                abandon_attempt(attempt);
         }
         if (current_ && current_->session)
             current_->session->close();
@@ -695,6 +794,7 @@ private:
     timer_type backoff_timer_;
     timer_type connect_timer_;
     timer_type spare_timer_;
+    timer_type spare_backoff_timer_; // make-before-break: the wait before a spare's retry
     std::size_t queue_limit_;
 
     std::shared_ptr<connect_attempt> attempt_;
@@ -705,12 +805,15 @@ private:
     std::size_t failures_ = 0; // attempts in a row that failed
     std::size_t waits_ = 0;    // waits in the current run of waits
     std::uint64_t backoff_generation_ = 0;
+    std::size_t spare_waits_ = 0; // waits before a spare's retry, since the last spare_ready
+    std::uint64_t spare_generation_ = 0;
     bool suspect_ = false;
 
     std::deque<queued> queue_;
     std::size_t queued_bytes_ = 0;
     std::deque<receive_op*> receivers_;
     std::deque<std::string> held_;
+    std::size_t leftover_bytes_ = 0; // of the sources' leftover frames: receive_queue_limit
     net::cancellation_signal pump_signal_;
     conn_ptr pump_source_; // the session the pump's receive waits on
     bool pump_busy_ = false;

@@ -232,6 +232,9 @@ public:
             rearm();
     }
 
+    /// The session ended or is ending (see ended()): heartbeat_session::ending().
+    bool is_ending() const noexcept { return ended(); }
+
     // impl/run_op.hpp
     template <class Handler>
     void start_run(Handler&& handler);
