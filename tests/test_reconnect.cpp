@@ -64,6 +64,7 @@ struct fake_server {
     std::size_t cancelled = 0;                         // attempts ended by their slot
     bool honour_slot = true;
     bool close_at_once = false; // accept, then reset the connection at once (a bad balancer)
+    std::string greeting;       // what each accepted peer sends first (nothing: a frozen peer)
 
     heartbeat::connect_handler<memory_stream>::executor_type ex() { return io.get_executor(); }
 
@@ -105,6 +106,8 @@ struct fake_server {
         peers.push_back(p);
         if (close_at_once)
             p->fail_reads(asio::error::connection_reset);
+        else if (!greeting.empty())
+            p->give(greeting);
         done({}, memory_stream(ex(), p));
     }
 
@@ -1331,6 +1334,49 @@ TEST_CASE("reconnect: a session that stayed up initial_backoff resets the backof
         REQUIRE(t.last(kind::gave_up));
         CHECK(t.last(kind::gave_up)->e.attempt == 3u);
     }
+}
+
+TEST_CASE("reconnect: a session whose peer never sent a byte is a failed attempt, however long "
+          "read_timeout kept it up",
+          "[reconnect][virtual][backoff]") {
+    // A frozen server process: its kernel's backlog completes every connect, and nothing ever
+    // answers. Each session lasts read_timeout (3 s, longer than initial_backoff) and ends
+    // with timeout; only a peer that said something makes it a success.
+    const bool peer_speaks = GENERATE(false, true);
+    INFO((peer_speaks ? "the peer sends a PING first" : "the peer is silent"));
+    auto ro = rig::quiet_reconnect();
+    ro.max_attempts = 3;
+    auto so = rig::still_session();
+    so.ping_interval = 1s;
+    so.read_timeout = 3s;
+    rig t(ro, so);
+    if (peer_speaks)
+        t.server.greeting = "PING\n";
+    done_rec run;
+    t.client->async_run(run.handler());
+    REQUIRE(t.advance_until([&] { return run.done() || t.count(kind::disconnected) == 3; }, 60s));
+    t.run();
+    for (const auto& e : t.events)
+        if (e.e.what == kind::disconnected)
+            CHECK(e.e.error == heartbeat::error::timeout);
+    std::vector<std::chrono::milliseconds> delays;
+    for (const auto& e : t.events)
+        if (e.e.what == kind::backing_off)
+            delays.push_back(e.e.delay);
+    if (peer_speaks) {
+        CHECK_FALSE(run.done());
+        CHECK(delays == std::vector<std::chrono::milliseconds>{1s, 1s, 1s});
+        CHECK(t.last(kind::backing_off)->e.attempt == 1u);
+    } else {
+        REQUIRE(run.done());
+        CHECK(run.ec() == heartbeat::error::gave_up);
+        CHECK(delays == std::vector<std::chrono::milliseconds>{1s, 2s});
+        REQUIRE(t.last(kind::gave_up));
+        CHECK(t.last(kind::gave_up)->e.attempt == 3u);
+        CHECK(t.last(kind::gave_up)->e.error == heartbeat::error::timeout);
+    }
+    t.client->close();
+    t.run();
 }
 
 TEST_CASE("reconnect: a connect function that drops its handler, or throws, fails the attempt",

@@ -23,10 +23,13 @@ struct reconnect_options {
     /// Backoff: the n-th wait in a row (n = 0, 1, 2, ...) before an attempt is drawn uniformly
     /// from [0, min(max_backoff, initial_backoff x backoff_multiplier^n)] ("full jitter"). A run
     /// of waits starts when a session ends or the first attempt of async_run fails, and is over
-    /// once a session stayed up initial_backoff; one that ends sooner counts as a failed
-    /// attempt (towards max_attempts too). The defaults are gRPC's connection backoff (1 s, x1.6,
-    /// 120 s), with full jitter in place of gRPC's +-20 %, so that clients that lost one server
-    /// together spread over the whole window.
+    /// once a session stayed up initial_backoff and heard from its peer (a byte of any frame;
+    /// with read_timeout off, uptime alone). Any other session counts as a failed attempt
+    /// (towards max_attempts too): one that ends sooner, as behind a balancer that accepts and
+    /// closes at once, or whose peer never sent a byte, as behind a frozen server process.
+    /// The defaults are gRPC's connection backoff (1 s, x1.6, 120 s), with full jitter in place
+    /// of gRPC's +-20 %, so that clients that lost one server together spread over the whole
+    /// window.
     duration initial_backoff = std::chrono::seconds(1);
     double backoff_multiplier = 1.6;
     duration max_backoff = std::chrono::seconds(120);
@@ -36,9 +39,9 @@ struct reconnect_options {
     /// Seed of the jitter's generator; 0 seeds it from the client's address and the time. Set
     /// it to reproduce a sequence of waits.
     std::uint64_t jitter_seed = 0;
-    /// Give up after this many connection attempts in a row failed (a session up less than
-    /// initial_backoff counts as a failed attempt): async_run then completes
-    /// with error::gave_up. 0 (the default): never give up.
+    /// Give up after this many connection attempts in a row failed (a session that was no
+    /// success, see above, counts as a failed attempt): async_run then completes with
+    /// error::gave_up. 0 (the default): never give up.
     std::size_t max_attempts = 0;
     /// An attempt that has not completed after this long is cancelled (through the connect
     /// handler's cancellation slot) and counts as failed with net::error::timed_out. 0: no limit.

@@ -141,6 +141,7 @@ TEST_CASE("a reconnecting client rides out its server killed and restarted on th
             REQUIRE_FALSE(c.client.try_send(line));
         REQUIRE(hbf::run_until(
             ioc, [&] { return c.frames.size() == 3; }, 5s));
+        hbf::run_for(ioc, 2 * ro.initial_backoff); // up long enough to count as a success
 
         // Killed: the kernel closes its sockets, the session ends at once.
         const auto kill_time = clock::now();
@@ -179,10 +180,11 @@ TEST_CASE("a reconnecting client rides out its server killed and restarted on th
             ioc, [&] { return sent.size() == 5; }, 5s));
         CHECK(sent == std::vector<error_code>(5));
 
-        // Every wait of the run stayed within its bound: min(max, initial x 2^n).
+        // Every wait stayed within its bound, min(max, initial x 2^n), n counting from the
+        // start and again from the end of the session that was a success.
         std::size_t n = 0;
         for (const auto& r : c.events) {
-            if (r.event.what == kind::connected)
+            if (r.event.what == kind::disconnected)
                 n = 0;
             if (r.event.what != kind::backing_off)
                 continue;
@@ -235,7 +237,16 @@ TEST_CASE("a reconnecting client against a frozen server: each session the kerne
             CHECK(ms(r.when - freeze) <= ms(so.read_timeout + so.ping_interval) + 150);
         }
     }
-    // Each later session lasted read_timeout plus a wait: a handful, not a busy loop.
+    // Each later session lasted read_timeout plus a wait: a handful, not a busy loop. None of
+    // them heard from the peer, so none was a success: the waits' run never starts over.
+    std::size_t previous = 0;
+    for (const auto& r : c.events) {
+        if (r.event.what != kind::backing_off || r.when < freeze)
+            continue;
+        CHECK(r.event.attempt == previous + 1);
+        previous = r.event.attempt;
+    }
+    CHECK(previous >= 2);
     CHECK(ends >= 2);
     CHECK(ends <= static_cast<std::size_t>(2500 / so.read_timeout.count()) + 1);
     CHECK(c.frames.size() == 1);

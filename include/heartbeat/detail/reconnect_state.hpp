@@ -321,8 +321,8 @@ private:
             return;
         }
         // The backoff and the count towards max_attempts are reset only once this session has
-        // stayed up initial_backoff (session_ended): a server that accepts and closes at once
-        // must not make the client reconnect in a tight loop, nor count as a success.
+        // stayed up initial_backoff and heard from its peer (session_ended): neither a server
+        // that accepts and closes at once nor a frozen one counts as a success.
         emit({event_kind::connected, attempt->number, {}, {}});
         promote(c, true);
     }
@@ -471,6 +471,7 @@ private:
 
     void session_ended(const conn_ptr& c, error_code ec) {
         c->ended = true;
+        const bool heard = c->session && c->session->statistics().bytes_received > 0;
         release(c);
         if (c == spare_) {
             spare_ = nullptr;
@@ -486,11 +487,15 @@ private:
         cancel_spare_retry(); // a spare for the session that ended is no longer due
         if (stopped_)
             return;
-        // A session counts as a success only once it stayed up initial_backoff: by then the
-        // attempt that made it was at least one first wait ago, so resetting cannot make the
-        // client reconnect faster than its first wait allows. Shorter, it was a failed attempt:
-        // the backoff keeps growing and max_attempts counts it.
-        if (Clock::now() - c->up_since >= ropts_.initial_backoff) {
+        // A session counts as a success only once it stayed up initial_backoff, and its peer
+        // sent something: by then the attempt that made it was at least one first wait ago, so
+        // resetting cannot make the client reconnect faster than its first wait allows; and a
+        // peer frozen behind a live kernel (whose backlog completes the connect) is no success
+        // however long read_timeout lets it last. With read_timeout off nothing ends a silent
+        // session, so uptime alone counts. Otherwise it was a failed attempt: the backoff keeps
+        // growing and max_attempts counts it.
+        const bool proved = heard || sopts_.read_timeout == options::duration::zero();
+        if (proved && Clock::now() - c->up_since >= ropts_.initial_backoff) {
             failures_ = 0;
             waits_ = 0;
         } else {
