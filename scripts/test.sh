@@ -123,6 +123,11 @@ if [[ -n $sanitize ]]; then
 fi
 
 heartbeat_install_for_compiler
+if [[ -n $sanitize && ${CXX:-} == *clang* ]]; then
+    # Clang's sanitizer runtimes are a package of their own on Debian 12 (libclang-rt-14-dev).
+    clang_version=$("$CXX" -dumpversion 2>/dev/null || true)
+    [[ -z $clang_version ]] || heartbeat_install_optional "libclang-rt-${clang_version%%.*}-dev"
+fi
 if [[ $io_uring == ON ]]; then
     # Asio's io_uring backend for sockets, descriptors, files and timers, epoll out of the way.
     heartbeat_install liburing-dev

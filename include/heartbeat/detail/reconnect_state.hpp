@@ -352,8 +352,8 @@ private:
     }
 
     /// No longer wanted: settled now, not waited for; its stream, if one comes, is closed.
-    void
-    abandon_attempt(std::shared_ptr<connect_attempt> attempt) { // a copy: settle() nulls the member
+    /// Takes a copy: settle() nulls the member it may have been given.
+    void abandon_attempt(std::shared_ptr<connect_attempt> attempt) {
         attempt->abandoned = true;
         settle(attempt);
         cancel_attempt(attempt);
