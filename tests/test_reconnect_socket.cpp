@@ -90,6 +90,21 @@ struct timed_event {
     clock::time_point at;
 };
 
+/// A connect function: one async_connect to `ep` with a socket on `ex`, bound to the attempt's
+/// cancellation slot.
+template <class Executor>
+client_type::connect_function connect_to(Executor ex, tcp::endpoint ep) {
+    return [ex, ep](heartbeat::connect_handler<tcp::socket> done) {
+        auto socket = std::make_unique<tcp::socket>(ex);
+        tcp::socket& s = *socket;
+        auto slot = done.get_cancellation_slot();
+        s.async_connect(ep,
+                        asio::bind_cancellation_slot(
+                            slot, [socket = std::move(socket), done = std::move(done)](
+                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
+    };
+}
+
 } // namespace
 
 TEST_CASE("reconnect over loopback: a server restarted on the same port gets the client back "
@@ -111,15 +126,7 @@ TEST_CASE("reconnect over loopback: a server restarted on the same port gets the
     ro.max_backoff = 400ms;
     ro.jitter_seed = 2026;
     ro.connect_timeout = 1s;
-    auto connect = [&io, ep](heartbeat::connect_handler<tcp::socket> done) {
-        auto socket = std::make_unique<tcp::socket>(io);
-        tcp::socket& s = *socket;
-        auto slot = done.get_cancellation_slot();
-        s.async_connect(ep,
-                        asio::bind_cancellation_slot(
-                            slot, [socket = std::move(socket), done = std::move(done)](
-                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
-    };
+    auto connect = connect_to(io.get_executor(), ep);
     client_type client(io.get_executor(), connect, ro, so);
     std::vector<timed_event> events;
     client.set_observer([&](const heartbeat::reconnect_event& e) {
@@ -225,15 +232,7 @@ TEST_CASE("reconnect over loopback: with make-before-break a frozen server's rep
     const tcp::endpoint ep = acceptor.local_endpoint();
     heartbeat::reconnect_options ro;
     ro.make_before_break = true;
-    auto connect = [&io, ep](heartbeat::connect_handler<tcp::socket> done) {
-        auto socket = std::make_unique<tcp::socket>(io);
-        tcp::socket& s = *socket;
-        auto slot = done.get_cancellation_slot();
-        s.async_connect(ep,
-                        asio::bind_cancellation_slot(
-                            slot, [socket = std::move(socket), done = std::move(done)](
-                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
-    };
+    auto connect = connect_to(io.get_executor(), ep);
     client_type client(io.get_executor(), connect, ro, so);
     std::vector<timed_event> events;
     client.set_observer([&](const heartbeat::reconnect_event& e) {
@@ -314,15 +313,7 @@ spread measure_spread(std::size_t clients, bool jitter) {
     so.read_timeout = 0ms;
     heartbeat::reconnect_options ro; // the defaults: 1 s initial wait
     ro.jitter = jitter;
-    auto connect = [&io, ep](heartbeat::connect_handler<tcp::socket> done) {
-        auto socket = std::make_unique<tcp::socket>(io);
-        tcp::socket& s = *socket;
-        auto slot = done.get_cancellation_slot();
-        s.async_connect(ep,
-                        asio::bind_cancellation_slot(
-                            slot, [socket = std::move(socket), done = std::move(done)](
-                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
-    };
+    auto connect = connect_to(io.get_executor(), ep);
     std::optional<clock::time_point> dropped;
     std::vector<long long> back_ms;
     std::size_t connected = 0;
@@ -425,15 +416,7 @@ TEST_CASE("reconnect over loopback: a client on a strand of an io_context run by
     ro.initial_backoff = 50ms;
     ro.max_backoff = 200ms;
     ro.connect_timeout = 2s;
-    auto connect = [strand, ep](heartbeat::connect_handler<tcp::socket> done) {
-        auto socket = std::make_unique<tcp::socket>(strand);
-        tcp::socket& s = *socket;
-        auto slot = done.get_cancellation_slot();
-        s.async_connect(ep,
-                        asio::bind_cancellation_slot(
-                            slot, [socket = std::move(socket), done = std::move(done)](
-                                      error_code ec) mutable { done(ec, std::move(*socket)); }));
-    };
+    auto connect = connect_to(strand, ep);
     std::optional<client_type> client;
     client.emplace(strand, connect, ro, so);
 
