@@ -16,7 +16,6 @@ struct connect_attempt {
     net::cancellation_signal signal;
     std::size_t number = 0; // in the current run of attempts, from 1
     bool spare = false;     // make-before-break's attempt
-    bool timed_out = false; // connect_timeout passed: cancelled, reported as timed_out
     bool abandoned = false; // no longer wanted: its stream, if any, is closed
     bool cancelled = false; // `signal` was emitted: connect_handler::cancelled()
     bool settled = false;   // the client is done with it: a result that comes later is dropped

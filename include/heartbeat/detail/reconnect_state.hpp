@@ -380,7 +380,6 @@ private:
                 if (ec || attempt->settled)
                     return;
                 // Failed now, whether or not the connect function honours the cancellation.
-                attempt->timed_out = true;
                 cancel_attempt(attempt);
                 self->attempt_result(attempt, net::error::timed_out, nullptr);
             });
