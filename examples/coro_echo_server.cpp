@@ -85,9 +85,11 @@ bool refused(std::error_code ec) {
 }
 
 // Receive a frame, send it back, repeat, until the session ends: its receive then fails with
-// the end reason (errors are redirected, not thrown, since an end is no exception here). Each
-// co_await of a send resumes as soon as the echo is queued (below send_high_water_mark), so a
-// burst is answered with one write, and a peer that stops reading stalls the loop at the mark.
+// the end reason (errors are redirected, not thrown, since an end is no exception here). A
+// co_await of a receive whose frame is already held, or of a send queued at once (below
+// send_high_water_mark), goes on without a trip through the executor, so a burst is answered
+// with one write at little cost per frame, and a peer that stops reading stalls the loop at the
+// mark.
 // An echo the session refuses closes it, or the peer would see its lines vanish while PINGs
 // still came.
 awaitable<void> echo(std::shared_ptr<session_type> session, std::string peer) {

@@ -24,6 +24,13 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#if BOOST_ASIO_VERSION >= 102400
+#include <boost/asio/as_tuple.hpp>
+#define HBT_AS_TUPLE asio::as_tuple
+#else
+#include <boost/asio/experimental/as_tuple.hpp>
+#define HBT_AS_TUPLE asio::experimental::as_tuple
+#endif
 #endif
 
 #else
@@ -47,6 +54,13 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#if ASIO_VERSION >= 102400
+#include <asio/as_tuple.hpp>
+#define HBT_AS_TUPLE asio::as_tuple
+#else
+#include <asio/experimental/as_tuple.hpp>
+#define HBT_AS_TUPLE asio::experimental::as_tuple
+#endif
 #endif
 
 #endif
@@ -331,6 +345,134 @@ TEST_CASE("asio::use_awaitable works from coroutines", "[tokens][coroutines]") {
     CHECK(refused_ec == heartbeat::error::invalid_frame);
     CHECK(run_a_ec == asio::error::operation_aborted);
     CHECK(closed_by_peer(run_b_ec));
+}
+
+// A result known when the operation starts (a frame held, a frame queued below the high-water
+// mark) lets the awaiting coroutine go on at once: a handler posted before the co_await has not
+// run when the coroutine resumes. Through the completion queue, it would have run first.
+TEST_CASE("a coroutine's receive of a held frame and its accepted send go on at once",
+          "[tokens][coroutines]") {
+    using asio::use_awaitable;
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    line_session s(std::move(pair.a), quiet_options());
+    raw_peer peer(std::move(pair.b));
+    peer.write("one\ntwo\nthree\n").start();
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+    REQUIRE(run_until(ioc, [&] { return s.statistics().frames_received == 3u || run.done(); }));
+
+    std::vector<std::string> got;
+    std::vector<bool> overtaken; // the posted handler ran before the coroutine went on
+    error_code redirected = asio::error::fault;
+    bool done = false;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 3; ++i) {
+                bool posted_ran = false;
+                asio::post(ioc, [&posted_ran] { posted_ran = true; });
+                // Each token the coroutine shortcut knows: use_awaitable, and inside
+                // redirect_error and as_tuple.
+                std::string frame;
+                if (i == 0) {
+                    frame = co_await s.async_receive(use_awaitable);
+                } else if (i == 1) {
+                    frame =
+                        co_await s.async_receive(asio::redirect_error(use_awaitable, redirected));
+                } else {
+                    auto [ec, f] = co_await s.async_receive(HBT_AS_TUPLE(use_awaitable));
+                    frame = ec ? "error: " + ec.message() : f;
+                }
+                overtaken.push_back(posted_ran);
+                posted_ran = false;
+                asio::post(ioc, [&posted_ran] { posted_ran = true; });
+                if (i == 2) {
+                    auto [ec] = co_await s.async_send("echo " + frame, HBT_AS_TUPLE(use_awaitable));
+                    CHECK(ec == error_code());
+                } else {
+                    co_await s.async_send("echo " + frame, use_awaitable);
+                }
+                overtaken.push_back(posted_ran);
+                got.push_back(std::move(frame));
+                // Let the posted handler run before its flag goes out of scope.
+                co_await asio::post(ioc, use_awaitable);
+            }
+            done = true;
+        },
+        asio::detached);
+    REQUIRE(run_until(ioc, [&] { return done || run.done(); }));
+    CHECK(got == std::vector<std::string>{"one", "two", "three"});
+    CHECK(overtaken == std::vector<bool>(6, false));
+    CHECK(redirected == error_code()); // cleared, as a completion with success would
+    REQUIRE(run_until(
+        ioc, [&] { return peer.received() == "echo one\necho two\necho three\n" || run.done(); }));
+    CHECK(peer.received() == "echo one\necho two\necho three\n");
+    CHECK_FALSE(run.done());
+    s.close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
+}
+
+// What is not decided at once goes the ordinary way: a completion already waiting in the
+// session's queue runs first (frames keep their order across receivers), refusals reach the
+// coroutine as errors, and a receive with nothing held waits for the next frame.
+TEST_CASE("a coroutine's operation waits its turn behind a completion already queued",
+          "[tokens][coroutines]") {
+    using asio::use_awaitable;
+    asio::io_context ioc;
+    drain_on_exit drain{ioc};
+    auto pair = tcp_pair(ioc);
+    heartbeat::options o = quiet_options();
+    o.max_frame_size = 64;
+    line_session s(std::move(pair.a), o);
+    raw_peer peer(std::move(pair.b));
+    bool want_c = false;
+    peer.write("a\nb\n").wait_until([&] { return want_c; }).write("c\n").start();
+    peer.start_reading();
+    outcome run;
+    s.async_run(run.handler());
+    REQUIRE(run_until(ioc, [&] { return s.statistics().frames_received == 2u || run.done(); }));
+
+    std::vector<std::string> order;
+    error_code too_large, invalid;
+    bool done = false;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            // Decided at once with "a" but queued: it runs before the coroutine may go on.
+            s.async_receive([&](error_code ec, std::string f) {
+                order.push_back("callback " + f + (ec ? " " + ec.message() : ""));
+            });
+            order.push_back("coroutine " + co_await s.async_receive(use_awaitable));
+            // The same for a send behind a queued send completion.
+            s.async_send("first", [&](error_code) { order.push_back("first sent"); });
+            co_await s.async_send("second", use_awaitable);
+            order.push_back("second sent");
+            co_await s.async_send(std::string(65, 'x'),
+                                  asio::redirect_error(use_awaitable, too_large));
+            try {
+                co_await s.async_send("PING", use_awaitable);
+            } catch (const system_error& e) {
+                invalid = e.code();
+            }
+            // Nothing held: this one waits for the peer.
+            want_c = true;
+            order.push_back("coroutine " + co_await s.async_receive(use_awaitable));
+            done = true;
+        },
+        asio::detached);
+    REQUIRE(run_until(ioc, [&] { return done || run.done(); }));
+    CHECK(order == std::vector<std::string>{"callback a", "coroutine b", "first sent",
+                                            "second sent", "coroutine c"});
+    CHECK(too_large == heartbeat::error::frame_too_large);
+    CHECK(invalid == heartbeat::error::invalid_frame);
+    REQUIRE(run_until(ioc, [&] { return peer.received() == "first\nsecond\n" || run.done(); }));
+    CHECK(peer.received() == "first\nsecond\n");
+    CHECK_FALSE(run.done());
+    s.close();
+    REQUIRE(run_until(ioc, [&] { return run.done(); }));
 }
 
 TEST_CASE("a coroutine's receive with a timeout cancels cleanly and the session continues",

@@ -2,6 +2,7 @@
 #ifndef HEARTBEAT_SESSION_HPP
 #define HEARTBEAT_SESSION_HPP
 
+#include <heartbeat/detail/awaitable_token.hpp>
 #include <heartbeat/detail/config.hpp>
 #include <heartbeat/detail/session_state.hpp>
 #include <heartbeat/error.hpp>
@@ -25,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 HEARTBEAT_NAMESPACE_BEGIN
@@ -104,11 +106,21 @@ public:
     /// options::receive_queue_limit) and delivered in order, even after the session ended; then
     /// it completes with the session's end reason. Any cancellation type is honoured.
     ///
+    /// A coroutine awaiting it with asio::use_awaitable (also inside redirect_error or
+    /// as_tuple) goes on at once, without a trip through the executor, when a frame is held and
+    /// no other completion of the session waits to run: as if it had called try_receive.
+    ///
     /// Signature: void(error_code, std::string).
     template <class CompletionToken = net::default_completion_token_t<executor_type>>
     auto async_receive(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
-        return net::async_initiate<CompletionToken, void(error_code, std::string)>(
-            initiate_receive{{&state()}}, token);
+#if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
+        using token_type = std::decay_t<CompletionToken>;
+        if constexpr (detail::awaitable_token<token_type>::value)
+            return receive_awaited(&state(), token_type(std::forward<CompletionToken>(token)));
+        else
+#endif
+            return net::async_initiate<CompletionToken, void(error_code, std::string)>(
+                initiate_receive{{&state()}}, token);
     }
 
     /// Queues `frame` behind what is already queued. Completes (never inline; successful sends
@@ -120,12 +132,24 @@ public:
     /// frame_too_large past max_frame_size, invalid_frame when the framing cannot carry it.
     /// Cancellation removes a frame still waiting and not yet being written.
     ///
+    /// A coroutine awaiting it with asio::use_awaitable (also inside redirect_error or
+    /// as_tuple) goes on at once, without a trip through the executor, when the frame is
+    /// accepted at once and no other completion of the session waits to run: as if it had
+    /// called try_send.
+    ///
     /// Signature: void(error_code).
     template <class CompletionToken = net::default_completion_token_t<executor_type>>
     auto async_send(std::string&& frame,
                     CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
-        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{{&state()}},
-                                                                      token, std::move(frame));
+#if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
+        using token_type = std::decay_t<CompletionToken>;
+        if constexpr (detail::awaitable_token<token_type>::value)
+            return send_awaited(&state(), std::move(frame),
+                                token_type(std::forward<CompletionToken>(token)));
+        else
+#endif
+            return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{{&state()}},
+                                                                          token, std::move(frame));
     }
     /// The same with a copy of `frame` (a string moved in above is not copied, nor moved
     /// twice, as a parameter by value would be).
@@ -163,12 +187,16 @@ public:
     /// still owed an earlier one). Lets a receiver drain a burst without an operation per frame:
     /// a read is decoded whole before any handler runs, so a receive handler finds the rest of
     /// that read here. Call it on the session's executor.
-    bool try_receive(std::string& frame) { return state().try_receive(frame); }
+    bool try_receive(std::string& frame) {
+        return state().try_receive(frame);
+    }
 
     /// Whether the session ended or is ending: its verdict is given (or close() ran), so a send
     /// now fails with its end reason, though its async_run may not have completed yet. Call it
     /// on the session's executor.
-    bool ending() const noexcept { return state().is_ending(); }
+    bool ending() const noexcept {
+        return state().is_ending();
+    }
 
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
     /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the
@@ -218,6 +246,47 @@ private:
             this->state->start_flush(std::forward<Handler>(handler));
         }
     };
+
+#if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
+    // Coroutines, so lazy like Asio's own awaitable operations: nothing happens until the
+    // caller co_awaits. What is not decided at once is the ordinary operation. Each result is
+    // named before co_return: with GCC 12, a std::string co_returned as a prvalue arrived
+    // pointing at the small buffer of a temporary already gone.
+    template <class Token>
+    static auto receive_awaited(state_type* state, Token token)
+        -> decltype(net::async_initiate<Token, void(error_code, std::string)>(
+            std::declval<initiate_receive>(), token)) {
+        std::string frame;
+        if (state->receive_at_once(frame)) {
+            auto result = detail::awaitable_token<Token>::received(token, std::move(frame));
+            co_return result;
+        }
+        auto result = co_await net::async_initiate<Token, void(error_code, std::string)>(
+            initiate_receive{{state}}, token);
+        co_return result;
+    }
+    template <class Token>
+    static auto send_awaited(state_type* state, std::string frame, Token token)
+        -> decltype(net::async_initiate<Token, void(error_code)>(std::declval<initiate_send>(),
+                                                                 token, std::move(frame))) {
+        using result_type = decltype(detail::awaitable_token<Token>::sent(token));
+        if constexpr (std::is_void_v<result_type>) {
+            if (!state->send_at_once(frame))
+                co_await net::async_initiate<Token, void(error_code)>(initiate_send{{state}}, token,
+                                                                      std::move(frame));
+            else
+                detail::awaitable_token<Token>::sent(token);
+        } else {
+            if (state->send_at_once(frame)) {
+                result_type result = detail::awaitable_token<Token>::sent(token);
+                co_return result;
+            }
+            result_type result = co_await net::async_initiate<Token, void(error_code)>(
+                initiate_send{{state}}, token, std::move(frame));
+            co_return result;
+        }
+    }
+#endif
 
     /// The state, which a moved-from session no longer has: using one is a bug of the caller.
     state_type& state() const noexcept {

@@ -248,6 +248,11 @@ public:
     void start_send(std::string&& payload, Handler&& handler);
 
     error_code try_send(const char* payload, std::size_t size);
+    /// An awaiting coroutine's async_send, decided at once when start_send would complete it
+    /// with success at once and nothing waits in the completion queue (so completions keep
+    /// their order): true when `payload` was accepted. False leaves `payload` as it was, for
+    /// start_send, which reaches the same verdict.
+    bool send_at_once(std::string& payload);
     template <class Handler>
     void start_flush(Handler&& handler);
 
@@ -255,6 +260,9 @@ public:
     template <class Handler>
     void start_receive(Handler&& handler);
     bool try_receive(std::string& frame);
+    /// An awaiting coroutine's async_receive, decided at once: the next held frame, when nothing
+    /// waits in the completion queue (completions, receives above all, keep their order).
+    bool receive_at_once(std::string& frame);
 
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };

@@ -45,6 +45,15 @@ bool session_state<Stream, Framing, Clock>::try_receive(std::string& frame) {
 }
 
 template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::receive_at_once(std::string& frame) {
+    if (!ready_.empty() || !take_held(frame))
+        return false;
+    receive_started_ = true;
+    resume_reading();
+    return true;
+}
+
+template <class Stream, class Framing, class Clock>
 void session_state<Stream, Framing, Clock>::cancel_receive(void* self, receive_node* node,
                                                            net::cancellation_type) {
     // Nothing was consumed for a waiting receive, so every cancellation type is honoured.

@@ -45,11 +45,23 @@ void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Ha
     start_write();
 }
 
+template <class Stream, class Framing, class Clock>
+bool session_state<Stream, Framing, Clock>::send_at_once(std::string& payload) {
+    if (!ready_.empty() || ended() || !writer_.accepts_at_once(opts_.send_high_water_mark) ||
+        payload.size() > opts_.max_frame_size || framing_.validate(payload.data(), payload.size()))
+        return false;
+    if (!accept(std::move(payload)))
+        return false;
+    start_write();
+    return true;
+}
+
 /// Queues an accepted async_send frame that nobody waits for. A small one queued behind frames
 /// not yet being written is copied into the shared buffer try_send uses (one iovec for many
 /// frames, no node per frame); any other keeps its own storage in a node of its own, which
 /// costs no copy. So a lone reply (request-response) costs its node, and a burst of echoes a
-/// node for its first frame and one shared buffer for the rest.
+/// node for its first frame and one shared buffer for the rest. False: the queue is full, and
+/// `payload` is as it was.
 template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::accept(std::string&& payload) {
     if (payload.size() <= copied_frame_size && writer_.has_unsent())
@@ -57,6 +69,7 @@ bool session_state<Stream, Framing, Clock>::accept(std::string&& payload) {
     auto* node = detached_completion<send_data<Framing>, error_code>::create(*cache_);
     node->data.detached = true;
     if (!writer_.push(framing_, node, std::move(payload))) {
+        payload = std::move(node->data.payload);
         node->destroy(*cache_);
         return false;
     }
