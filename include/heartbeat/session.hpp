@@ -256,10 +256,16 @@ private:
     static auto receive_awaited(state_type* state, Token token)
         -> decltype(net::async_initiate<Token, void(error_code, std::string)>(
             std::declval<initiate_receive>(), token)) {
+        using received = typename detail::awaitable_token<Token>::received;
         std::string frame;
         if (state->receive_at_once(frame)) {
-            auto result = detail::awaitable_token<Token>::received(token, std::move(frame));
-            co_return result;
+            detail::awaitable_token<Token>::succeeded(token);
+            if constexpr (std::is_same_v<received, std::string>) {
+                co_return frame;
+            } else {
+                received result(error_code(), std::move(frame));
+                co_return result;
+            }
         }
         auto result = co_await net::async_initiate<Token, void(error_code, std::string)>(
             initiate_receive{{state}}, token);

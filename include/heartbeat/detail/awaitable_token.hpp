@@ -48,8 +48,9 @@
 HEARTBEAT_NAMESPACE_BEGIN
 namespace detail {
 
-/// `value`: Token makes an operation a net::awaitable whose success may be given at once, as
-/// received(token, frame) (async_receive) or sent(token) (async_send) return it.
+/// `value`: Token makes an operation a net::awaitable whose success may be given at once:
+/// async_receive's as `received` (a std::string, the frame itself, or a tuple), after calling
+/// `succeeded(token)`; async_send's as what `sent(token)` returns.
 template <class Token>
 struct awaitable_token : std::false_type {};
 
@@ -66,26 +67,24 @@ using as_tuple_token = net::experimental::as_tuple_t<Token>;
 template <class Executor>
 struct awaitable_token<net::use_awaitable_t<Executor>> : std::true_type {
     using token = net::use_awaitable_t<Executor>;
-    static std::string received(const token&, std::string&& frame) { return std::move(frame); }
+    using received = std::string;
+    static void succeeded(const token&) noexcept {}
     static void sent(const token&) noexcept {}
 };
 template <class Executor>
 struct awaitable_token<net::redirect_error_t<net::use_awaitable_t<Executor>>> : std::true_type {
     using token = net::redirect_error_t<net::use_awaitable_t<Executor>>;
+    using received = std::string;
     // ec_ is public in every Asio from 1.22 to 1.38 (its "private:" is commented out), and
     // Asio's own handler for this token writes it the same way, success included.
-    static std::string received(const token& t, std::string&& frame) {
-        t.ec_ = {};
-        return std::move(frame);
-    }
+    static void succeeded(const token& t) noexcept { t.ec_ = {}; }
     static void sent(const token& t) noexcept { t.ec_ = {}; }
 };
 template <class Executor>
 struct awaitable_token<as_tuple_token<net::use_awaitable_t<Executor>>> : std::true_type {
     using token = as_tuple_token<net::use_awaitable_t<Executor>>;
-    static std::tuple<error_code, std::string> received(const token&, std::string&& frame) {
-        return {error_code(), std::move(frame)};
-    }
+    using received = std::tuple<error_code, std::string>;
+    static void succeeded(const token&) noexcept {}
     static std::tuple<error_code> sent(const token&) { return {error_code()}; }
 };
 #endif
