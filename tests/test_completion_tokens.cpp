@@ -428,12 +428,12 @@ TEST_CASE("a coroutine's operation waits its turn behind a completion already qu
     o.max_frame_size = 64;
     line_session s(std::move(pair.a), o);
     raw_peer peer(std::move(pair.b));
-    bool want_c = false;
-    peer.write("a\nb\n").wait_until([&] { return want_c; }).write("c\n").start();
+    bool want_e = false;
+    peer.write("a\nb\nc\nd\n").wait_until([&] { return want_e; }).write("e\n").start();
     peer.start_reading();
     outcome run;
     s.async_run(run.handler());
-    REQUIRE(run_until(ioc, [&] { return s.statistics().frames_received == 2u || run.done(); }));
+    REQUIRE(run_until(ioc, [&] { return s.statistics().frames_received == 4u || run.done(); }));
 
     std::vector<std::string> order;
     error_code too_large, invalid;
@@ -446,6 +446,13 @@ TEST_CASE("a coroutine's operation waits its turn behind a completion already qu
                 order.push_back("callback " + f + (ec ? " " + ec.message() : ""));
             });
             order.push_back("coroutine " + co_await s.async_receive(use_awaitable));
+            // Made while "c" is held and nothing is queued, awaited once a completion is: it
+            // still waits its turn.
+            auto later = s.async_receive(use_awaitable);
+            s.async_receive([&](error_code ec, std::string f) {
+                order.push_back("callback " + f + (ec ? " " + ec.message() : ""));
+            });
+            order.push_back("coroutine " + co_await std::move(later));
             // The same for a send behind a queued send completion.
             s.async_send("first", [&](error_code) { order.push_back("first sent"); });
             co_await s.async_send("second", use_awaitable);
@@ -458,14 +465,15 @@ TEST_CASE("a coroutine's operation waits its turn behind a completion already qu
                 invalid = e.code();
             }
             // Nothing held: this one waits for the peer.
-            want_c = true;
+            want_e = true;
             order.push_back("coroutine " + co_await s.async_receive(use_awaitable));
             done = true;
         },
         asio::detached);
     REQUIRE(run_until(ioc, [&] { return done || run.done(); }));
-    CHECK(order == std::vector<std::string>{"callback a", "coroutine b", "first sent",
-                                            "second sent", "coroutine c"});
+    CHECK(order == std::vector<std::string>{"callback a", "coroutine b", "callback c",
+                                            "coroutine d", "first sent", "second sent",
+                                            "coroutine e"});
     CHECK(too_large == heartbeat::error::frame_too_large);
     CHECK(invalid == heartbeat::error::invalid_frame);
     REQUIRE(run_until(ioc, [&] { return peer.received() == "first\nsecond\n" || run.done(); }));

@@ -115,12 +115,13 @@ public:
     auto async_receive(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
 #if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
         using token_type = std::decay_t<CompletionToken>;
-        if constexpr (detail::awaitable_token<token_type>::value)
-            return receive_awaited(&state(), token_type(std::forward<CompletionToken>(token)));
-        else
+        if constexpr (detail::awaitable_token<token_type>::value) {
+            if (state().may_receive_at_once())
+                return receive_awaited(&state(), token_type(std::forward<CompletionToken>(token)));
+        }
 #endif
-            return net::async_initiate<CompletionToken, void(error_code, std::string)>(
-                initiate_receive{{&state()}}, token);
+        return net::async_initiate<CompletionToken, void(error_code, std::string)>(
+            initiate_receive{{&state()}}, token);
     }
 
     /// Queues `frame` behind what is already queued. Completes (never inline; successful sends
@@ -249,9 +250,14 @@ private:
 
 #if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
     // Coroutines, so lazy like Asio's own awaitable operations: nothing happens until the
-    // caller co_awaits. What is not decided at once is the ordinary operation. Each result is
-    // named before co_return: with GCC 12, a std::string co_returned as a prvalue arrived
-    // pointing at the small buffer of a temporary already gone.
+    // caller co_awaits, which is when the shortcut is decided. async_receive returns one only
+    // when a frame is held as it is called (a co_await follows at once, as a rule), so that a
+    // receive that waits (request-response) has no coroutine around its ordinary operation;
+    // should the state have changed by the co_await, the coroutine takes the ordinary path
+    // itself. A send mostly succeeds at once, so async_send does not ask (asking cost more
+    // per echoed line than it saved: callgrind, lib_server --loop coro). Each result is named
+    // before co_return: with GCC 12, a std::string co_returned as a prvalue arrived pointing at the
+    // small buffer of a temporary already gone.
     template <class Token>
     static auto receive_awaited(state_type* state, Token token)
         -> decltype(net::async_initiate<Token, void(error_code, std::string)>(

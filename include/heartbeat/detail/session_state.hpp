@@ -263,6 +263,10 @@ public:
     /// An awaiting coroutine's async_receive, decided at once: the next held frame, when nothing
     /// waits in the completion queue (completions, receives above all, keep their order).
     bool receive_at_once(std::string& frame);
+    /// receive_at_once() may succeed (frames are held or left undecoded): asked when an awaited
+    /// async_receive is made, so that one that must wait takes the ordinary path without the
+    /// shortcut's coroutine around it.
+    bool may_receive_at_once() const noexcept { return ready_.empty() && reader_.holds(); }
 
 private:
     enum class phase : std::uint8_t { idle, running, stopping, stopped };
