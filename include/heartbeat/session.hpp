@@ -113,13 +113,11 @@ public:
     /// Signature: void(error_code, std::string).
     template <class CompletionToken = net::default_completion_token_t<executor_type>>
     auto async_receive(CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
-#if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
         using token_type = std::decay_t<CompletionToken>;
         if constexpr (detail::awaitable_token<token_type>::value) {
             if (state().may_receive_at_once())
                 return receive_awaited(&state(), token_type(std::forward<CompletionToken>(token)));
         }
-#endif
         return net::async_initiate<CompletionToken, void(error_code, std::string)>(
             initiate_receive{{&state()}}, token);
     }
@@ -142,15 +140,12 @@ public:
     template <class CompletionToken = net::default_completion_token_t<executor_type>>
     auto async_send(std::string&& frame,
                     CompletionToken&& token = net::default_completion_token_t<executor_type>()) {
-#if HEARTBEAT_DETAIL_AWAIT_AT_ONCE
         using token_type = std::decay_t<CompletionToken>;
         if constexpr (detail::awaitable_token<token_type>::value)
             return send_awaited(&state(), std::move(frame),
                                 token_type(std::forward<CompletionToken>(token)));
-        else
-#endif
-            return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{{&state()}},
-                                                                          token, std::move(frame));
+        return net::async_initiate<CompletionToken, void(error_code)>(initiate_send{{&state()}},
+                                                                      token, std::move(frame));
     }
     /// The same with a copy of `frame` (a string moved in above is not copied, nor moved
     /// twice, as a parameter by value would be).
@@ -188,16 +183,12 @@ public:
     /// still owed an earlier one). Lets a receiver drain a burst without an operation per frame:
     /// a read is decoded whole before any handler runs, so a receive handler finds the rest of
     /// that read here. Call it on the session's executor.
-    bool try_receive(std::string& frame) {
-        return state().try_receive(frame);
-    }
+    bool try_receive(std::string& frame) { return state().try_receive(frame); }
 
     /// Whether the session ended or is ending: its verdict is given (or close() ran), so a send
     /// now fails with its end reason, though its async_run may not have completed yet. Call it
     /// on the session's executor.
-    bool ending() const noexcept {
-        return state().is_ending();
-    }
+    bool ending() const noexcept { return state().is_ending(); }
 
     /// Calls `observer(health::suspect)` when the peer turns suspect (silent for half of
     /// read_timeout, or a PONG overdue) and `observer(health::healthy)` when it recovers, so the
@@ -256,8 +247,8 @@ private:
     // should the state have changed by the co_await, the coroutine takes the ordinary path
     // itself. A send mostly succeeds at once, so async_send does not ask (asking cost more
     // per echoed line than it saved: callgrind, lib_server --loop coro). Each result is named
-    // before co_return: with GCC 12, a std::string co_returned as a prvalue arrived pointing at the
-    // small buffer of a temporary already gone.
+    // before co_return: with GCC 12, a std::string co_returned as a prvalue arrived pointing
+    // at the small buffer of a temporary already gone.
     template <class Token>
     static auto receive_awaited(state_type* state, Token token)
         -> decltype(net::async_initiate<Token, void(error_code, std::string)>(
