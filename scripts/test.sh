@@ -119,7 +119,8 @@ if [[ -n $sanitize ]]; then
     # Any report fails the test that caused it, with a stack trace.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    # tests/tsan.supp: one false positive of an uninstrumented libstdc++, explained there.
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$HEARTBEAT_ROOT/tests/tsan.supp}
 fi
 
 heartbeat_install_for_compiler
