@@ -373,6 +373,8 @@ private:
     /// buffer (see accept()); a larger one keeps its own storage (a node beats copying it).
     static constexpr std::size_t copied_frame_size = 1024;
     bool accept(std::string&& payload);
+    /// What async_send, try_send and the coroutine shortcut refuse before the queue's room.
+    error_code refusal(const char* payload, std::size_t size);
     /// accept()'s copy into the shared buffer, out of line: try_send has the same inline (its
     /// hot path), and a second inline copy in accept() made its other path slower.
     bool append_frame(const char* payload, std::size_t size);

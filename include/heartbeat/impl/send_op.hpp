@@ -16,15 +16,7 @@ template <class Stream, class Framing, class Clock>
 template <class Handler>
 void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Handler&& handler) {
     send_node* node = new_send_completion(std::forward<Handler>(handler));
-    if (ended()) {
-        complete(node, reason_);
-        return;
-    }
-    if (payload.size() > opts_.max_frame_size) {
-        complete(node, error::frame_too_large);
-        return;
-    }
-    if (error_code ec = framing_.validate(payload.data(), payload.size())) {
+    if (error_code ec = refusal(payload.data(), payload.size())) {
         complete(node, ec);
         return;
     }
@@ -47,8 +39,8 @@ void session_state<Stream, Framing, Clock>::start_send(std::string&& payload, Ha
 
 template <class Stream, class Framing, class Clock>
 bool session_state<Stream, Framing, Clock>::send_at_once(std::string& payload) {
-    if (!ready_.empty() || ended() || !writer_.accepts_at_once(opts_.send_high_water_mark) ||
-        payload.size() > opts_.max_frame_size || framing_.validate(payload.data(), payload.size()))
+    if (!ready_.empty() || !writer_.accepts_at_once(opts_.send_high_water_mark) ||
+        refusal(payload.data(), payload.size()))
         return false;
     if (!accept(std::move(payload)))
         return false;
@@ -106,11 +98,7 @@ auto session_state<Stream, Framing, Clock>::new_send_completion(Handler&& handle
 
 template <class Stream, class Framing, class Clock>
 error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, std::size_t size) {
-    if (ended())
-        return reason_;
-    if (size > opts_.max_frame_size)
-        return error::frame_too_large;
-    if (error_code ec = framing_.validate(payload, size))
+    if (error_code ec = refusal(payload, size))
         return ec;
     const bool queued = writer_.append(
         framing_, payload, size, [this](std::size_t bytes) { return new_shared_buffer(bytes); });
@@ -118,6 +106,17 @@ error_code session_state<Stream, Framing, Clock>::try_send(const char* payload, 
         return error::send_queue_full;
     start_write();
     return {};
+}
+
+/// Why a frame is refused whatever room the queue has: the session's end reason once it ended,
+/// frame_too_large, or the framing's verdict (invalid_frame). Success: it may be queued.
+template <class Stream, class Framing, class Clock>
+error_code session_state<Stream, Framing, Clock>::refusal(const char* payload, std::size_t size) {
+    if (ended())
+        return reason_;
+    if (size > opts_.max_frame_size)
+        return error::frame_too_large;
+    return framing_.validate(payload, size);
 }
 
 template <class Stream, class Framing, class Clock>
